@@ -1,0 +1,1 @@
+"""The desktop app (PySide6): composition root, tray, overlay, dialogs."""
