@@ -1,0 +1,204 @@
+"""Typed, validated provider options.
+
+Every option a provider documents is a field here, with its default, a help line and
+its valid range or choices in the field metadata. Construction validates: an
+out-of-range value raises :class:`~app.core.errors.SettingError` naming the option
+and the range. The CLI builds its flags from the same metadata, and the settings
+dialog will too, so there is one source of truth for names, bounds and help.
+
+Where a provider publishes no range (Baseten's beam search settings and VAD timings,
+Together's ``vad_max_speech_s``), the bounds here are ours: sane limits that stop
+typos (a VAD threshold of 5, a beam width of 500) from reaching the wire.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from app.core.errors import SettingError
+
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+    kind: str | None = None,
+) -> Any:
+    """Declare an option field with its help text and bounds.
+
+    Args:
+        default: The value used when the user sets nothing.
+        help: One line shown by ``--help`` and in the settings dialog.
+        min: Smallest allowed value (inclusive), for numbers.
+        max: Largest allowed value (inclusive), for numbers.
+        choices: The allowed values, for enumerations.
+        kind: ``"language"`` or ``"languages"`` for language-code validation.
+    """
+    meta = {"help": help, "min": min, "max": max, "choices": choices, "kind": kind}
+    if isinstance(default, list | tuple):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _check_language(name: str, value: str, *, allow_auto: bool) -> None:
+    if allow_auto and value == "auto":
+        return
+    if not _LANGUAGE_RE.match(value):
+        hint = "'auto' or " if allow_auto else ""
+        raise SettingError(
+            name,
+            f"must be {hint}a lowercase ISO 639 language code like 'en' or 'de', got {value!r}",
+        )
+
+
+def _check_field(obj: object, f: dataclasses.Field[Any]) -> None:
+    name = f.name
+    value = getattr(obj, name)
+    meta = f.metadata
+    if not meta or value is None:
+        return
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        shown = ", ".join(repr(c) for c in choices)
+        raise SettingError(name, f"must be one of {shown}, got {value!r}")
+    if isinstance(value, bool):
+        return
+    lo, hi = meta.get("min"), meta.get("max")
+    if isinstance(value, int | float) and (
+        (lo is not None and value < lo) or (hi is not None and value > hi)
+    ):
+        raise SettingError(name, f"must be between {lo:g} and {hi:g}, got {value:g}")
+    kind = meta.get("kind")
+    if kind == "language":
+        _check_language(name, value, allow_auto=True)
+    elif kind == "languages":
+        for code in value:
+            _check_language(name, code, allow_auto=False)
+
+
+@dataclass(frozen=True)
+class ProviderOptions:
+    """Base for each provider's options: validation on construction, and introspection."""
+
+    provider: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_field(self, f)
+
+    def replace(self, **changes: Any) -> ProviderOptions:
+        """Return a copy with ``changes`` applied (validated like a new instance)."""
+        return dataclasses.replace(self, **changes)
+
+
+BasetenSchema = Literal["auto", "current", "legacy"]
+
+
+@dataclass(frozen=True)
+class BasetenOptions(ProviderOptions):
+    """Baseten "Whisper Streaming Large v3" options (protocols.md §1.2).
+
+    ``endpoint`` or ``model_id`` says where to connect; the rest goes into the
+    metadata JSON. Under the legacy schema only the keys that schema documents are
+    sent (see ``app.core.providers.baseten``).
+    """
+
+    provider: ClassVar[str] = "baseten"
+
+    model_id: str | None = option(None, "Baseten model id (builds the production URL)")
+    endpoint: str | None = option(None, "Full WebSocket URL; overrides the model id")
+    schema: BasetenSchema = option(
+        "auto",
+        "Metadata schema: current, legacy, or auto (try current, fall back once)",
+        choices=("auto", "current", "legacy"),
+    )
+    encoding: str = option(
+        "pcm_s16le", "Audio encoding on the wire", choices=("pcm_s16le", "pcm_mulaw")
+    )
+    sample_rate: int = option(
+        16000,
+        "Audio sample rate on the wire (Hz); the VAD supports only these",
+        choices=(16000, 8000),
+    )
+    vad_threshold: float = option(0.5, "Speech probability threshold of the VAD", min=0.0, max=1.0)
+    vad_min_silence_ms: int = option(300, "Silence (ms) that ends an utterance", min=0, max=10000)
+    vad_speech_pad_ms: int = option(30, "Audio (ms) kept around detected speech", min=0, max=2000)
+    partials: bool = option(True, "Send partial transcripts while speaking")
+    partial_interval_s: float = option(
+        0.5, "Buffered audio (s) between partials", min=0.1, max=10.0
+    )
+    max_final_duration_s: float = option(
+        30.0,
+        "Longest utterance (s) before a forced final; the server caps it at 30",
+        min=1.0,
+        max=30.0,
+    )
+    language: str = option("en", "Spoken language code, or 'auto' to detect", kind="language")
+    prompt: str = option("", "Text that primes the vocabulary and style")
+    language_detection_only: bool = option(False, "Only detect the language; no transcript")
+    language_options: tuple[str, ...] = option(
+        (), "Languages auto-detection may choose from (runtime >= v0.5.0)", kind="languages"
+    )
+    dynamic_preprocessing: bool = option(False, "Let the server normalise the audio level")
+    word_timestamps: bool = option(False, "Ask for per-word timestamps")
+    beam_width: int = option(1, "Beam search width (1 = greedy)", min=1, max=16)
+    length_penalty: float = option(2.0, "Beam search length penalty", min=0.0, max=10.0)
+    repetition_penalty: float = option(1.01, "Penalty on repeated tokens", min=0.5, max=3.0)
+    beam_search_diversity_rate: float | None = option(
+        None, "Diversity between beams; unset = server default", min=0.0, max=1.0
+    )
+    no_repeat_ngram_size: int | None = option(
+        None, "Forbid repeating n-grams of this size; unset = off", min=1, max=20
+    )
+
+
+@dataclass(frozen=True)
+class TogetherOptions(ProviderOptions):
+    """Together AI realtime transcription options (protocols.md §2).
+
+    The VAD defaults suit dictation: a long ``vad_max_speech_s`` so a sentence is not
+    cut into 5-second pieces (Together's own default is 5.0).
+    """
+
+    provider: ClassVar[str] = "together"
+
+    endpoint: str | None = option(None, "WebSocket URL without query; default Together's")
+    model: str = option("openai/whisper-large-v3", "Realtime transcription model")
+    language: str | None = option(
+        None, "Spoken language code (unset: the model decides)", kind="language"
+    )
+    vad: bool = option(True, "Server-side voice activity detection (off: finals only on flush)")
+    vad_threshold: float = option(0.3, "Speech probability threshold of the VAD", min=0.0, max=1.0)
+    vad_min_silence_ms: int = option(500, "Silence (ms) that ends a segment", min=0, max=10000)
+    vad_min_speech_ms: int = option(250, "Shortest speech (ms) counted", min=0, max=10000)
+    vad_max_speech_s: float = option(
+        60.0, "Longest segment (s) before a forced final", min=1.0, max=600.0
+    )
+    vad_speech_pad_ms: int = option(250, "Audio (ms) kept around detected speech", min=0, max=2000)
+
+
+@dataclass(frozen=True)
+class FireworksOptions(ProviderOptions):
+    """Fireworks streaming transcription options (protocols.md §3)."""
+
+    provider: ClassVar[str] = "fireworks"
+
+    endpoint: str | None = option(None, "WebSocket URL without query; default Fireworks v1")
+    model: str | None = option(None, "Model name (unset: the endpoint's default)")
+    language: str = option("auto", "Spoken language code, or 'auto' to detect", kind="language")
+    prompt: str = option("", "Text that primes the vocabulary and style")
+    temperature: float = option(0.0, "Sampling temperature", min=0.0, max=1.0)
+    word_timestamps: bool = option(True, "Ask for word and segment timestamps")
+
+
+OPTIONS_BY_PROVIDER: dict[str, type[ProviderOptions]] = {
+    cls.provider: cls for cls in (BasetenOptions, TogetherOptions, FireworksOptions)
+}
