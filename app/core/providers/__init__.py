@@ -1,0 +1,1 @@
+"""Sans-I/O provider protocols: intents and received frames in, frames and events out."""

@@ -1,0 +1,416 @@
+"""Baseten "Whisper Streaming Large v3": the v1 ``StreamingWhisperInput`` protocol (§1).
+
+Owns everything Baseten-specific on the wire: the connection URL and ``Api-Key`` header,
+the metadata JSON in both schemas (``"current"``, the doc's schema B, and ``"legacy"``,
+schema A), 512-sample binary audio frames in s16le or μ-law, the ``end_audio`` flush
+handshake, and the translation of every documented server message shape into the
+normalised events of :mod:`app.core.events` (protocols.md §9.2). No I/O: the calling
+contract is in :mod:`app.core.providers.base`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any, ClassVar
+
+from app.core.audio import Framer, pcm16_to_mulaw
+from app.core.errors import SettingError
+from app.core.events import (
+    ConfigRejected,
+    Final,
+    FinalReason,
+    FlushAck,
+    Partial,
+    ProviderError,
+    Segment,
+    Word,
+)
+from app.core.options import BasetenOptions
+from app.core.providers.base import ConnectRequest, State, StreamingProtocol
+from app.core.urls import check_endpoint
+
+FRAME_SAMPLES = 512
+"""Samples per binary frame: Silero VAD's window at 16 kHz (§1.3). Every frame is exactly this.
+
+Also used at 8 kHz (μ-law, 512 bytes per §1.3), although Silero's own 8 kHz window is 256
+samples: what the server expects there is unverified.
+"""
+
+SCHEMAS = ("current", "legacy")
+END_AUDIO = '{"type":"end_audio"}'
+"""The flush message (§1.5). Whether legacy runtimes answer it is unverified (§9.2)."""
+
+_MULAW_SILENCE = b"\xff"  # G.711 μ-law encodes 0 as 0xFF; 0x00 is a near full-scale negative sample
+_MODEL_ID_RE = re.compile(r"[A-Za-z0-9]+")
+_MAX_DURATION_SLACK_S = 0.1
+_V2_MESSAGE = (
+    "This endpoint speaks Baseten's v2 streaming protocol (it sent session.created), which "
+    "Hark does not support yet; use a Whisper Streaming Large v3 (v1) deployment."
+)
+
+# Options schema A (the legacy doc example, §1.2) has no key for. Everything else reaches it.
+_LEGACY_UNSUPPORTED = frozenset(
+    {
+        "prompt",
+        "language_detection_only",
+        "language_options",
+        "dynamic_preprocessing",
+        "partial_interval_s",
+        "max_final_duration_s",
+        "beam_width",
+        "length_penalty",
+        "repetition_penalty",
+        "beam_search_diversity_rate",
+        "no_repeat_ngram_size",
+    }
+)
+
+
+class _Malformed(Exception):
+    """A server message whose shape we cannot read (turned into a protocol ProviderError)."""
+
+
+class BasetenProtocol(StreamingProtocol):
+    """Sans-I/O client of Baseten's v1 streaming Whisper protocol.
+
+    Attributes:
+        schema: The metadata schema this connection sends: ``"current"`` or ``"legacy"``.
+        flush_acknowledged: True once the server answered ``end_audio`` with
+            ``acknowledged`` (``finished``, not this, produces :class:`FlushAck`).
+        CONFIG_REJECT_CLOSE_CODES: Close codes that, arriving before any server message,
+            count as a metadata rejection. ``None`` counts every close, with or without a
+            code, because the code is unverified (§1.7: "probably 1011 or 1000").
+            Narrow it (``frozenset({1000, 1011})``) once checked against the live service.
+    """
+
+    provider = "baseten"
+    CONFIG_REJECT_CLOSE_CODES: ClassVar[frozenset[int | None] | None] = None
+
+    def __init__(self, options: BasetenOptions, schema: str = "current") -> None:
+        """Create the protocol.
+
+        Args:
+            options: Validated Baseten options; every metadata field reaches the wire.
+            schema: ``"current"`` or ``"legacy"``; the engine resolves ``"auto"``.
+
+        Raises:
+            ValueError: For any other schema.
+        """
+        super().__init__()
+        if schema not in SCHEMAS:
+            raise ValueError(f"schema must be 'current' or 'legacy', got {schema!r}")
+        self.schema = schema
+        self.sample_rate = options.sample_rate
+        self.flush_acknowledged = False
+        self._options = options
+        self._mulaw = options.encoding == "pcm_mulaw"
+        self._framer = Framer(FRAME_SAMPLES * (1 if self._mulaw else 2))
+        self._utterance = 1  # number of the open utterance: partials join it, a final closes it
+        self._metadata_unanswered = False  # True from start() until the first server message
+
+    # -- connection and configuration ------------------------------------------------
+
+    def connect_request(self, api_key: str) -> ConnectRequest:
+        """Return the WebSocket URL and the ``Authorization: Api-Key`` header.
+
+        Raises:
+            SettingError: When neither ``endpoint`` nor a well-formed ``model_id`` is set.
+            InsecureEndpointError: For a non-WebSocket or non-loopback ``ws://`` endpoint.
+        """
+        opts = self._options
+        if opts.endpoint:
+            url = check_endpoint(opts.endpoint)
+        elif opts.model_id:
+            if not _MODEL_ID_RE.fullmatch(opts.model_id):
+                raise SettingError(
+                    "model_id",
+                    f"{opts.model_id!r} does not look like a Baseten model id "
+                    "(letters and digits only, e.g. 'abcd1234')",
+                )
+            url = f"wss://model-{opts.model_id}.api.baseten.co/environments/production/websocket"
+        else:
+            raise SettingError("model_id", "set a Baseten model id or an endpoint URL")
+        return ConnectRequest(url, {"Authorization": f"Api-Key {api_key}"})
+
+    def metadata(self) -> dict[str, Any]:
+        """Return the metadata object for :attr:`schema` (the first text frame, unencoded)."""
+        o = self._options
+        vad = {
+            "threshold": o.vad_threshold,
+            "min_silence_duration_ms": o.vad_min_silence_ms,
+            "speech_pad_ms": o.vad_speech_pad_ms,
+        }
+        if self.schema == "legacy":
+            # Exactly the keys of the doc example (§1.2 schema A); the runtime behind it
+            # forbids unknown keys, so nothing more is sent. Use unsupported_options().
+            return {
+                "vad_params": vad,
+                "streaming_whisper_params": {
+                    "encoding": o.encoding,
+                    "sample_rate": o.sample_rate,
+                    "enable_partial_transcripts": o.partials,
+                    "audio_language": o.language,
+                    "show_word_timestamps": o.word_timestamps,
+                },
+            }
+        sampling: dict[str, Any] = {
+            "beam_width": o.beam_width,
+            "length_penalty": o.length_penalty,
+            "repetition_penalty": o.repetition_penalty,
+        }
+        if o.beam_search_diversity_rate is not None:
+            sampling["beam_search_diversity_rate"] = o.beam_search_diversity_rate
+        if o.no_repeat_ngram_size is not None:
+            sampling["no_repeat_ngram_size"] = o.no_repeat_ngram_size
+        whisper: dict[str, Any] = {
+            "prompt": o.prompt,
+            "audio_language": o.language,
+            "language_detection_only": o.language_detection_only,
+        }
+        if o.language_options:  # runtimes before v0.5.0 reject the key (§1.2), so omit when empty
+            whisper["language_options"] = list(o.language_options)
+        whisper["use_dynamic_preprocessing"] = o.dynamic_preprocessing
+        whisper["show_word_timestamps"] = o.word_timestamps
+        # Nested inside whisper_params per the server source; the top-level spelling is
+        # rejected by extra="forbid" (unverified against every deployed runtime).
+        whisper["whisper_sampling_params"] = sampling
+        max_final = o.max_final_duration_s
+        return {
+            "whisper_params": whisper,
+            "streaming_params": {
+                "encoding": o.encoding,
+                "sample_rate": o.sample_rate,
+                "enable_partial_transcripts": o.partials,
+                "partial_transcript_interval_s": o.partial_interval_s,
+                # Whole seconds go out as an int, like the docs' example (30), in case the
+                # server field is an int (its type is unverified).
+                "final_transcript_max_duration_s": int(max_final)
+                if max_final.is_integer()
+                else max_final,
+            },
+            "streaming_vad_config": vad,
+        }
+
+    def unsupported_options(self) -> list[str]:
+        """Return the options set to a non-default value that :attr:`schema` cannot carry."""
+        if self.schema == "current":
+            return []
+        defaults = BasetenOptions()
+        return [
+            f.name
+            for f in dataclasses.fields(self._options)
+            if f.name in _LEGACY_UNSUPPORTED
+            and getattr(self._options, f.name) != getattr(defaults, f.name)
+        ]
+
+    # -- outgoing ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Queue the metadata JSON as the first text frame and start streaming."""
+        self._require(State.IDLE)
+        self._outgoing.append(json.dumps(self.metadata(), separators=(",", ":")))
+        self.state = State.STREAMING
+        self._metadata_unanswered = True
+
+    def send_audio(self, pcm: bytes) -> None:
+        """Queue 16-bit LE mono PCM as frames of exactly 512 samples; keep the remainder.
+
+        Raises:
+            RuntimeError: Unless streaming.
+            ValueError: For an odd number of bytes (not whole samples).
+        """
+        self._require(State.STREAMING)
+        if len(pcm) % 2:
+            raise ValueError(f"PCM must be whole 16-bit samples, got {len(pcm)} bytes")
+        self._outgoing.extend(self._framer.push(pcm16_to_mulaw(pcm) if self._mulaw else pcm))
+
+    def flush(self) -> None:
+        """Queue the remainder as one frame padded with silence, then ``end_audio``."""
+        self._require(State.STREAMING)
+        for tail in self._framer.flush(pad=not self._mulaw):  # Framer pads with 0x00 only
+            self._outgoing.append(tail + _MULAW_SILENCE * (self._framer.frame_bytes - len(tail)))
+        self._outgoing.append(END_AUDIO)
+        self.state = State.FLUSHING
+
+    # -- incoming ------------------------------------------------------------------------
+
+    def receive_text(self, text: str) -> None:
+        """Parse a server message into events; never raises on what the server sends."""
+        first = self._metadata_unanswered
+        self._metadata_unanswered = False
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            self._protocol_error(f"invalid JSON from Baseten: {text[:200]!r}")
+            return
+        if not isinstance(msg, dict):
+            self._protocol_error(f"unexpected message from Baseten: {text[:200]!r}")
+            return
+        kind = msg.get("type")
+        try:
+            if kind == "session.created" and first:
+                self._events.append(ProviderError(_V2_MESSAGE, code="unsupported", fatal=True))
+            elif kind == "transcription" or (  # untyped: the legacy shapes (one unverified)
+                kind is None and ("is_final" in msg or "message_type" in msg)
+            ):
+                self._on_result(msg)
+            elif kind == "end_audio":
+                self._on_end_audio(msg)
+            elif kind == "error":
+                self._on_error(msg, first)
+            elif kind != "health_check":  # health replies carry nothing for us
+                raise _Malformed("unknown message")
+        except _Malformed as exc:
+            self._protocol_error(f"{exc} from Baseten: {text[:200]!r}")
+
+    def connection_closed(self, code: int | None, reason: str) -> None:
+        """Record the close; a close before any server message means the metadata was refused."""
+        if self.state is State.CLOSED:
+            return
+        codes = self.CONFIG_REJECT_CLOSE_CODES
+        if (
+            self._metadata_unanswered
+            and self.state in (State.STREAMING, State.FLUSHING)
+            and (codes is None or code in codes)
+        ):
+            # §1.7: a metadata validation failure closes the socket, maybe with no error frame.
+            self._metadata_unanswered = False
+            self._events.append(
+                ConfigRejected(
+                    f"Baseten closed the connection right after the metadata (code {code}, "
+                    f"reason {reason!r}); it probably rejected the {self.schema} schema"
+                )
+            )
+        elif self.state is State.FLUSHING:
+            self._events.append(
+                ProviderError(
+                    "The stream ended before Baseten confirmed the end of audio; "
+                    "the last words may be missing.",
+                    code="flush_unconfirmed",
+                )
+            )
+        super().connection_closed(code, reason)
+
+    def _on_result(self, msg: dict[str, Any]) -> None:
+        message_type = msg.get("message_type")
+        if message_type not in (None, "partial_transcript", "final_transcript"):
+            raise _Malformed("unknown message_type")
+        is_final = msg.get("is_final", message_type == "final_transcript")
+        transcript = msg.get("transcript")
+        if not isinstance(is_final, bool) or not isinstance(transcript, str | None):
+            raise _Malformed("malformed transcription")
+        raw_segments = msg.get("segments") or []
+        if not isinstance(raw_segments, list) or not all(isinstance(s, dict) for s in raw_segments):
+            raise _Malformed("malformed segments")
+        segments = tuple(_segment(s) for s in raw_segments)
+        # Parser rule of §1.4: the legacy `transcript`, else the segments' texts joined.
+        text = (transcript or "".join(s.text for s in segments)).strip()
+        words = tuple(w for s in segments for w in s.words)
+        # Top-level language may be null on some runtimes (unverified): fall back to segments.
+        language = _str(msg.get("language_code")) or _str(msg.get("language"))
+        language = language or next((s.language for s in segments if s.language), None)
+        utterance = f"u{self._utterance}"  # §1.6: correlate partials with the next final
+        if not is_final:
+            self._events.append(Partial(utterance, text, segments, words, language))
+            return
+        self._utterance += 1
+        prob = _num(msg.get("language_prob"))
+        if prob is None:
+            probs = (_num(s.get("language_prob")) for s in raw_segments)
+            prob = next((p for p in probs if p is not None), None)
+        self._events.append(
+            Final(
+                utterance,
+                text,
+                segments,
+                words,
+                language=language,
+                language_prob=prob,
+                confidence=_num(msg.get("confidence")),
+                reason=self._final_reason(msg),
+            )
+        )
+
+    def _final_reason(self, msg: dict[str, Any]) -> FinalReason:
+        if msg.get("is_end_of_audio_flush") is True:
+            return "flush"
+        if msg.get("type") != "transcription":
+            return "unknown"  # legacy shapes carry nothing to tell VAD from forced finals
+        # Guess: a buffer as long as the cap was cut by it (audio_length_sec's meaning is
+        # inferred from the source's example, unverified). The server caps at 30 s.
+        length = _num(msg.get("audio_length_sec"))
+        limit = min(self._options.max_final_duration_s, 30.0) - _MAX_DURATION_SLACK_S
+        return "max_duration" if length is not None and length >= limit else "vad"
+
+    def _on_end_audio(self, msg: dict[str, Any]) -> None:
+        body = msg.get("body")
+        status = body.get("status") if isinstance(body, dict) else None
+        if status == "acknowledged":
+            self.flush_acknowledged = True
+        elif status != "finished":
+            raise _Malformed("unknown end_audio status")
+        elif self.state is State.FLUSHING:
+            self.state = State.FLUSHED
+            self._events.append(FlushAck())
+        elif self.state is not State.FLUSHED:  # a repeated `finished` is harmless
+            raise _Malformed("end_audio finished without a flush")
+
+    def _on_error(self, msg: dict[str, Any], first: bool) -> None:
+        # Three shapes seen (§1.4 d): body.message, body.error, top-level message.
+        body = msg.get("body")
+        body = body if isinstance(body, dict) else {}
+        message = (
+            _str(body.get("message"))
+            or _str(body.get("error"))
+            or _str(msg.get("message"))
+            or "Baseten reported an error without a message"
+        )
+        if first:  # nothing else came back after the metadata: the server refused it
+            self._events.append(ConfigRejected(message))
+            return
+        code = _str(body.get("error_type"))
+        self._events.append(
+            ProviderError(message, code=code, fatal=body.get("recoverable") is False)
+        )
+
+    def _protocol_error(self, message: str) -> None:
+        self._events.append(ProviderError(message, code="protocol"))
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _num(value: object) -> float | None:
+    """Return a JSON number as float; anything else (null, text, booleans) as None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _segment(raw: dict[str, Any]) -> Segment:
+    """Read one segment: current ``start_time``/``end_time`` or legacy ``start``/``end``.
+
+    Times are taken as seconds from stream start, as the server sends them (that no
+    further offset is needed is unverified, §1.4).
+    """
+    text = raw.get("text", "")
+    timestamps = raw.get("word_timestamps") or []
+    if not isinstance(text, str) or not isinstance(timestamps, list):
+        raise _Malformed("malformed segment")
+    words = []
+    for w in timestamps:
+        if not isinstance(w, dict) or not isinstance(w.get("word"), str):
+            raise _Malformed("malformed word timestamp")
+        words.append(
+            Word(w["word"], _num(w.get("start_time")), _num(w.get("end_time")), _num(w.get("prob")))
+        )
+    return Segment(
+        text,
+        _num(raw.get("start_time", raw.get("start"))),
+        _num(raw.get("end_time", raw.get("end"))),
+        tuple(words),
+        language=_str(raw.get("language_code")),
+    )

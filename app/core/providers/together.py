@@ -1,0 +1,260 @@
+"""Together AI realtime transcription (protocols.md §2) as a sans-I/O protocol.
+
+The whole configuration travels in the URL's query string, so :meth:`start` sends
+nothing. Audio goes up as base64 ``input_audio_buffer.append`` JSON messages of
+100 ms each; ``input_audio_buffer.commit`` is the flush. Interim ``…delta`` messages
+carry the whole current hypothesis (each replaces the previous one) and
+``…completed`` closes one VAD segment, or the committed buffer after a flush.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from app.core.audio import Framer
+from app.core.events import Final, FlushAck, Partial, ProviderError, SessionReady
+from app.core.options import TogetherOptions
+from app.core.providers.base import ConnectRequest, State, StreamingProtocol
+from app.core.urls import check_endpoint
+
+DEFAULT_ENDPOINT = "wss://api.together.ai/v1/realtime"
+INPUT_AUDIO_FORMAT = "pcm_s16le_16000"  # the only format Together documents
+FRAME_BYTES = 3200  # 100 ms of 16 kHz s16le mono, the chunk size of Together's examples
+
+_TRANSCRIPTION = "conversation.item.input_audio_transcription."
+
+
+def format_number(value: float) -> str:
+    """Format a query-string number without float noise.
+
+    Whole numbers lose the fraction (``60.0`` -> ``"60"``, ``500`` -> ``"500"``);
+    others use the shortest round-trip form (``0.3`` -> ``"0.3"``).
+    """
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
+def join_query(base: str, query: Mapping[str, str]) -> str:
+    """Append ``query`` to ``base``, after any query ``base`` already has.
+
+    ``/`` and ``,`` stay literal (both are legal in a query), so the URL reads like
+    the provider's docs (``model=openai/whisper-large-v3``).
+    """
+    if not query:
+        return base
+    if "?" not in base:
+        sep = "?"
+    elif base.endswith(("?", "&")):
+        sep = ""
+    else:
+        sep = "&"
+    return base + sep + urlencode(query, safe="/,")
+
+
+def parse_object(provider: str, text: str) -> tuple[dict[str, Any] | None, ProviderError | None]:
+    """Parse a text frame that must hold a JSON object.
+
+    Returns:
+        ``(message, None)``, or ``(None, error)`` with a ``"protocol"`` error to report.
+    """
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return None, ProviderError(f"{provider}: invalid JSON from the server: {exc}", "protocol")
+    if not isinstance(value, dict):
+        kind = type(value).__name__
+        return None, ProviderError(f"{provider}: expected a JSON object, got {kind}", "protocol")
+    return value, None
+
+
+def _text(value: Any) -> str | None:
+    """``value`` as a string when it is a string or a number, else None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _error_fields(message: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """Read an error's text and code from ``error:{message, code|type}``, ``error:"…"``
+    or the top level (``message``, ``code``): Together's docs and Pipecat disagree."""
+    err = message.get("error")
+    text = code = None
+    if isinstance(err, Mapping):
+        text = _text(err.get("message"))
+        code = _text(err.get("code")) or _text(err.get("type"))
+    elif isinstance(err, str):
+        text = err
+    return text or _text(message.get("message")), code or _text(message.get("code"))
+
+
+class TogetherProtocol(StreamingProtocol):
+    """Together's realtime transcription WebSocket.
+
+    Utterance ids are the server's ``item_id`` when it sends one, else ``"u1"``,
+    ``"u2"``, ...; a :class:`~app.core.events.Final` closes the utterance and the next
+    delta starts a new one.
+
+    Attributes:
+        options: The connection's :class:`~app.core.options.TogetherOptions`.
+    """
+
+    provider = "together"
+    sample_rate = 16000
+
+    def __init__(self, options: TogetherOptions | None = None) -> None:
+        """Create an idle protocol.
+
+        Args:
+            options: Connection options; the defaults when omitted.
+        """
+        super().__init__()
+        self.options = options if options is not None else TogetherOptions()
+        self._framer = Framer(FRAME_BYTES)
+        self._commit_pending = False
+        self._utterance: str | None = None
+        self._counter = 0
+
+    # -- connection -------------------------------------------------------------
+
+    def url(self) -> str:
+        """Return the WebSocket URL with the whole configuration in its query.
+
+        Raises:
+            InsecureEndpointError: when ``options.endpoint`` is not an acceptable URL.
+        """
+        opts = self.options
+        base = check_endpoint(opts.endpoint or DEFAULT_ENDPOINT)
+        query = {
+            "model": opts.model,
+            "input_audio_format": INPUT_AUDIO_FORMAT,
+            "intent": "transcription",
+        }
+        if opts.language is not None:
+            # Seen in third-party clients only; Together's docs do not list it (unverified).
+            query["language"] = opts.language
+        if opts.vad:
+            # Server VAD settings as query parameters, named as in Together's VAD docs.
+            query["threshold"] = format_number(opts.vad_threshold)
+            query["min_silence_duration_ms"] = format_number(opts.vad_min_silence_ms)
+            query["min_speech_duration_ms"] = format_number(opts.vad_min_speech_ms)
+            query["max_speech_duration_s"] = format_number(opts.vad_max_speech_s)
+            query["speech_pad_ms"] = format_number(opts.vad_speech_pad_ms)
+        else:
+            query["turn_detection"] = "none"  # documented: no VAD, one transcript per commit
+        return join_query(base, query)
+
+    def connect_request(self, api_key: str) -> ConnectRequest:
+        """Return the URL and the ``Bearer`` plus ``OpenAI-Beta`` headers.
+
+        Raises:
+            InsecureEndpointError: when ``options.endpoint`` is not an acceptable URL.
+        """
+        headers = {"Authorization": f"Bearer {api_key}", "OpenAI-Beta": "realtime=v1"}
+        return ConnectRequest(self.url(), headers)
+
+    def start(self) -> None:
+        """Start streaming. Nothing to send: the configuration is in the URL.
+
+        Together's examples wait for ``session.created`` before sending audio; the
+        engine streams at once and the server buffers it, so the wait is optional.
+        """
+        self._require(State.IDLE)
+        self.state = State.STREAMING
+
+    # -- audio ------------------------------------------------------------------
+
+    def send_audio(self, pcm: bytes) -> None:
+        """Queue one ``input_audio_buffer.append`` text frame per complete 100 ms."""
+        self._require(State.STREAMING)
+        for frame in self._framer.push(pcm):
+            self._append(frame)
+
+    def flush(self) -> None:
+        """Queue the remaining audio (unpadded) and ``input_audio_buffer.commit``."""
+        self._require(State.STREAMING)
+        for frame in self._framer.flush(pad=False):
+            self._append(frame)
+        self._send({"type": "input_audio_buffer.commit"})
+        self._commit_pending = True
+        self.state = State.FLUSHING
+
+    def _append(self, frame: bytes) -> None:
+        audio = base64.b64encode(frame).decode("ascii")
+        self._send({"type": "input_audio_buffer.append", "audio": audio})
+
+    def _send(self, message: dict[str, str]) -> None:
+        self._outgoing.append(json.dumps(message, separators=(",", ":")))
+
+    # -- server messages --------------------------------------------------------
+
+    def receive_text(self, text: str) -> None:
+        """Turn one server message into events; never raises on what the server sends."""
+        message, error = parse_object(self.provider, text)
+        if message is None:
+            if error is not None:
+                self._events.append(error)
+            return
+        kind = message.get("type")
+        if kind == "session.created":
+            session = message.get("session")
+            sid = _text(session.get("id")) if isinstance(session, Mapping) else None
+            self._events.append(SessionReady(sid))
+        elif kind == _TRANSCRIPTION + "delta":
+            self._on_delta(message)
+        elif kind == _TRANSCRIPTION + "completed":
+            self._on_completed(message)
+        elif kind == _TRANSCRIPTION + "failed":
+            # One segment failed; no completed will follow for it, so close it.
+            self._utterance = None
+            msg, code = _error_fields(message)
+            self._events.append(ProviderError(msg or "transcription failed", code))
+        elif kind == "error":
+            msg, code = _error_fields(message)
+            # Pipecat treats every error event as the end of the session.
+            self._events.append(ProviderError(msg or "unknown error", code, fatal=True))
+        # input_audio_buffer.committed, speech events and new types carry nothing we use.
+
+    def _utterance_for(self, message: Mapping[str, Any]) -> str:
+        item = _text(message.get("item_id"))
+        if item:
+            self._utterance = item
+        elif self._utterance is None:
+            self._counter += 1
+            self._utterance = f"u{self._counter}"
+        return self._utterance
+
+    def _on_delta(self, message: Mapping[str, Any]) -> None:
+        # "Each delta message overrides the previous delta": the whole hypothesis.
+        # Together sends it in `delta`; Pipecat reads `transcript`, so accept both.
+        text = message.get("delta")
+        if not isinstance(text, str):
+            text = message.get("transcript")
+        if not isinstance(text, str):
+            return
+        self._events.append(Partial(self._utterance_for(message), text))
+
+    def _on_completed(self, message: Mapping[str, Any]) -> None:
+        utterance = self._utterance_for(message)
+        self._utterance = None
+        text = message.get("transcript")
+        flushed = self._commit_pending
+        self._events.append(
+            Final(
+                utterance,
+                text if isinstance(text, str) else "",
+                reason="flush" if flushed else "vad",
+            )
+        )
+        if flushed:
+            # The first completed after a commit carries the rest of the audio.
+            self._commit_pending = False
+            self._events.append(FlushAck())
+            if self.state is State.FLUSHING:
+                self.state = State.FLUSHED
