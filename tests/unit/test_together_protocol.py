@@ -394,3 +394,26 @@ def test_binary_frames_are_reported() -> None:
     (event,) = protocol.events_received()
     assert isinstance(event, ProviderError)
     assert event.code == "protocol"
+
+
+def test_committed_item_id_decides_which_completed_confirms_the_flush() -> None:
+    p = TogetherProtocol()
+    p.start()
+    p.send_audio(b"\x00\x00" * 1600)
+    p.flush()
+    p.data_to_send()
+    p.receive_text('{"type":"input_audio_buffer.committed","item_id":"item_9"}')
+    p.receive_text(
+        '{"type":"conversation.item.input_audio_transcription.completed",'
+        '"item_id":"item_8","transcript":"Earlier speech."}'
+    )
+    assert not any(isinstance(e, FlushAck) for e in p.events_received())
+    assert p.state is State.FLUSHING
+    p.receive_text(
+        '{"type":"conversation.item.input_audio_transcription.completed",'
+        '"item_id":"item_9","transcript":"The rest."}'
+    )
+    events = p.events_received()
+    assert [type(e) for e in events] == [Final, FlushAck]
+    assert events[0].reason == "flush"
+    assert p.state is State.FLUSHED

@@ -107,6 +107,9 @@ class TogetherProtocol(StreamingProtocol):
 
     provider = "together"
     sample_rate = 16000
+    # A commit is confirmed only by the `completed` it produces; with nothing left to
+    # transcribe there may be none, so the engine's timeout ends the wait quietly.
+    flush_ack_guaranteed = False
 
     def __init__(self, options: TogetherOptions | None = None) -> None:
         """Create an idle protocol.
@@ -118,6 +121,7 @@ class TogetherProtocol(StreamingProtocol):
         self.options = options if options is not None else TogetherOptions()
         self._framer = Framer(FRAME_BYTES)
         self._commit_pending = False
+        self._commit_item: str | None = None
         self._utterance: str | None = None
         self._counter = 0
 
@@ -219,7 +223,12 @@ class TogetherProtocol(StreamingProtocol):
             msg, code = _error_fields(message)
             # Pipecat treats every error event as the end of the session.
             self._events.append(ProviderError(msg or "unknown error", code, fatal=True))
-        # input_audio_buffer.committed, speech events and new types carry nothing we use.
+        elif kind == "input_audio_buffer.committed" and self._commit_pending:
+            # Seen in Pipecat's logs (unverified in Together's docs): names the item our
+            # commit created, so a VAD `completed` for earlier speech that arrives after
+            # the commit is not mistaken for the flush's result.
+            self._commit_item = _text(message.get("item_id"))
+        # Speech events and new types carry nothing we use.
 
     def _utterance_for(self, message: Mapping[str, Any]) -> str:
         item = _text(message.get("item_id"))
@@ -244,7 +253,12 @@ class TogetherProtocol(StreamingProtocol):
         utterance = self._utterance_for(message)
         self._utterance = None
         text = message.get("transcript")
-        flushed = self._commit_pending
+        item = _text(message.get("item_id"))
+        flushed = (
+            self._commit_pending
+            and None in (self._commit_item, item)
+            or (self._commit_pending and item == self._commit_item)
+        )
         self._events.append(
             Final(
                 utterance,
@@ -253,8 +267,10 @@ class TogetherProtocol(StreamingProtocol):
             )
         )
         if flushed:
-            # The first completed after a commit carries the rest of the audio.
+            # The completed for the committed item (or, when the server did not name
+            # it, the first one after the commit) carries the rest of the audio.
             self._commit_pending = False
+            self._commit_item = None
             self._events.append(FlushAck())
             if self.state is State.FLUSHING:
                 self.state = State.FLUSHED
