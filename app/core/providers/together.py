@@ -254,10 +254,8 @@ class TogetherProtocol(StreamingProtocol):
         self._utterance = None
         text = message.get("transcript")
         item = _text(message.get("item_id"))
-        flushed = (
-            self._commit_pending
-            and None in (self._commit_item, item)
-            or (self._commit_pending and item == self._commit_item)
+        flushed = self._commit_pending and (
+            self._commit_item is None or item is None or item == self._commit_item
         )
         self._events.append(
             Final(
