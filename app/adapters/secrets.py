@@ -1,0 +1,114 @@
+"""API keys in the OS keyring, and nowhere else.
+
+Refuses backends that would store keys in plaintext (``keyrings.alt``) or that cannot
+store at all (``fail``/``null``), with a message saying what to install instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keyring
+import keyring.backend
+import keyring.errors
+
+from app.core.errors import MissingKeyError, SecretStoreError
+
+SERVICE = "hark"
+
+ENV_VARS = {
+    "baseten": "BASETEN_API_KEY",
+    "together": "TOGETHER_API_KEY",
+    "fireworks": "FIREWORKS_API_KEY",
+}
+
+_UNUSABLE = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
+
+
+def backend_name(backend: keyring.backend.KeyringBackend) -> str:
+    """A readable ``module.Class`` name for a keyring backend."""
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__name__}"
+
+
+class KeyringSecretStore:
+    """The engine's ``SecretStore`` port over the ``keyring`` library.
+
+    Args:
+        backend: A specific backend (tests pass an in-memory one); default: the
+            backend ``keyring`` selects for this system.
+    """
+
+    def __init__(self, backend: keyring.backend.KeyringBackend | None = None) -> None:
+        self._backend = backend or keyring.get_keyring()
+
+    @property
+    def backend(self) -> str:
+        """The backend's name."""
+        return backend_name(self._backend)
+
+    def usable(self) -> bool:
+        """False for plaintext, failing or null backends."""
+        names = [self.backend]
+        names += [backend_name(b) for b in getattr(self._backend, "backends", [])]
+        if any(n.startswith("keyrings.alt") for n in names):
+            return False
+        return not self.backend.startswith(_UNUSABLE)
+
+    def _check(self) -> None:
+        if not self.usable():
+            raise SecretStoreError(
+                f"No secure OS keyring is available (found {self.backend}). On Linux, run a "
+                "Secret Service such as gnome-keyring or KWallet; or use the provider's "
+                "environment variable instead."
+            )
+
+    def get(self, provider: str) -> str | None:
+        """Return the stored key, or ``None`` (also when no usable keyring exists)."""
+        if not self.usable():
+            return None
+        try:
+            return self._backend.get_password(SERVICE, provider)
+        except keyring.errors.KeyringError:
+            return None
+
+    def set(self, provider: str, key: str) -> None:
+        """Store ``key``; raises :class:`SecretStoreError` when the keyring refuses."""
+        self._check()
+        try:
+            self._backend.set_password(SERVICE, provider, key)
+        except keyring.errors.KeyringError as exc:
+            raise SecretStoreError(f"The keyring refused to store the key: {exc}") from None
+
+    def delete(self, provider: str) -> bool:
+        """Delete the stored key; return whether there was one."""
+        self._check()
+        try:
+            self._backend.delete_password(SERVICE, provider)
+        except keyring.errors.PasswordDeleteError:
+            return False
+        except keyring.errors.KeyringError as exc:
+            raise SecretStoreError(f"The keyring refused to delete the key: {exc}") from None
+        return True
+
+
+def resolve_key(store: KeyringSecretStore, provider: str, title: str) -> tuple[str, str]:
+    """Find the API key for ``provider``: the keyring first, then the environment.
+
+    Returns:
+        ``(key, where)`` with ``where`` naming the source, for status output.
+
+    Raises:
+        MissingKeyError: neither has one; the message says how to set it.
+    """
+    key = store.get(provider)
+    if key:
+        return key, "keyring"
+    var = ENV_VARS[provider]
+    key = os.environ.get(var, "").strip()
+    if key:
+        return key, f"environment variable {var}"
+    raise MissingKeyError(
+        f"No {title} API key. Store one with `hark keys set {provider}` "
+        f"or set the {var} environment variable."
+    )

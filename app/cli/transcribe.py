@@ -1,0 +1,123 @@
+"""``hark transcribe``: stream an audio file through a real provider session.
+
+The file is paced like a live microphone unless ``--fast``. ``--format text`` prints
+the final transcript; ``--format jsonl`` prints one JSON object per event as it
+arrives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from app.adapters.secrets import KeyringSecretStore, resolve_key
+from app.adapters.state import FileSchemaMemory
+from app.adapters.wavfile import WavSource
+from app.adapters.ws_transport import open_connection
+from app.cli.option_flags import add_option_flags, options_from_args
+from app.core.errors import ProviderFailure
+from app.core.events import (
+    ConfigRejected,
+    Event,
+    Final,
+    FlushAck,
+    Partial,
+    ProviderError,
+    SessionEnded,
+    SessionReady,
+)
+from app.core.options import BasetenOptions
+from app.core.providers.base import build_protocol
+from app.engine.pacing import RealtimeSource
+from app.engine.session import PROVIDER_TITLES, StreamingSession
+
+log = logging.getLogger(__name__)
+
+_EVENT_TYPES: dict[type, str] = {
+    Partial: "partial",
+    Final: "final",
+    FlushAck: "flush_ack",
+    ProviderError: "error",
+    SessionEnded: "session_ended",
+    SessionReady: "session_ready",
+    ConfigRejected: "config_rejected",
+}
+
+
+def register(sub: Any) -> None:
+    """Add the ``transcribe`` subcommand."""
+    p = sub.add_parser(
+        "transcribe",
+        help="transcribe a WAV file through a streaming provider",
+        description="Stream a WAV file (any rate and channel count) through a provider "
+        "session, paced like a live microphone, and print the transcript.",
+    )
+    p.add_argument("audio_file", metavar="AUDIO_FILE", help="a PCM WAV file")
+    p.add_argument("--provider", required=True, choices=sorted(PROVIDER_TITLES))
+    p.add_argument("--fast", action="store_true", help="send as fast as possible, not real time")
+    p.add_argument("--format", choices=("text", "jsonl"), default="text", dest="output_format")
+    p.add_argument(
+        "--connect-timeout", type=float, default=10.0, metavar="S", help="handshake limit (10 s)"
+    )
+    p.add_argument(
+        "--flush-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="how long to wait for the provider after the end of the audio (5 s)",
+    )
+    add_option_flags(p)
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """One event as a JSON-ready dict with at least ``type`` and ``text``."""
+    data = asdict(event)
+    data = {k: v for k, v in data.items() if v not in (None, (), [])}
+    data.setdefault("text", data.pop("message", ""))
+    return {"type": _EVENT_TYPES[type(event)], **data}
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Carry out ``hark transcribe``; return the exit status."""
+    options = options_from_args(args.provider, args)
+    title = PROVIDER_TITLES[args.provider]
+    build_protocol(options).connect_request("")  # fail fast on a bad endpoint, before the key
+    source = WavSource(args.audio_file)
+    key, where = resolve_key(KeyringSecretStore(), args.provider, title)
+    log.info("using the %s API key from the %s", title, where)
+    if isinstance(options, BasetenOptions) and options.schema == "legacy":
+        protocol = build_protocol(options, schema="legacy")
+        ignored: list[str] = getattr(protocol, "unsupported_options", lambda: [])()
+        if ignored:
+            log.warning("the legacy Baseten schema cannot carry: %s", ", ".join(ignored))
+
+    errors: list[ProviderError] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, ProviderError):
+            errors.append(event)
+        if args.output_format == "jsonl":
+            print(json.dumps(event_to_json(event), ensure_ascii=False), flush=True)
+
+    session = StreamingSession(
+        options,
+        key,
+        open_connection,
+        schema_memory=FileSchemaMemory(),
+        connect_timeout=args.connect_timeout,
+        flush_timeout=args.flush_timeout,
+        on_event=on_event,
+    )
+    result = await session.run(source if args.fast else RealtimeSource(source))
+    if args.output_format == "text":
+        print(result.transcript.text, flush=True)
+    if errors:
+        # The session went on (the provider called the error recoverable), but the
+        # transcript may have gaps: say so, and fail the command.
+        raise ProviderFailure(f"{title} reported an error: {errors[0].message}")
+    if not result.flush_confirmed:
+        log.info("%s sent nothing after the end of the audio; assumed complete", title)
+    return 0

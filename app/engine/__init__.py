@@ -1,0 +1,1 @@
+"""Asyncio orchestration of sessions against small interfaces (``ports``) for the outside world."""

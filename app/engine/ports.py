@@ -1,0 +1,83 @@
+"""The interfaces the engine needs from the outside world.
+
+Adapters in ``app.adapters`` implement them against real libraries (websockets,
+keyring, files); tests may pass their own implementations through the same
+parameters. Each is a structural ``Protocol``: implementers need not import this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from app.core.providers.base import ConnectRequest
+
+
+class Connection(Protocol):
+    """An open WebSocket connection."""
+
+    close_code: int | None
+    close_reason: str
+
+    async def send(self, frame: str | bytes) -> None:
+        """Send one text (``str``) or binary (``bytes``) frame."""
+
+    async def recv(self) -> str | bytes | None:
+        """Return the next frame, or ``None`` once the connection is closed.
+
+        After ``None``, ``close_code`` and ``close_reason`` say how it closed.
+        """
+
+    async def close(self) -> None:
+        """Close the connection with code 1000 and wait for it to be closed."""
+
+
+class Connector(Protocol):
+    """Opens connections.
+
+    Implementations raise :class:`~app.core.errors.KeyRejectedError` for HTTP 401/403,
+    :class:`~app.core.errors.EndpointUnreachableError` for network, TLS and other
+    HTTP failures, and :class:`~app.core.errors.SessionTimeout` when the handshake
+    takes longer than ``open_timeout`` seconds.
+    """
+
+    async def __call__(
+        self, request: ConnectRequest, *, provider: str, open_timeout: float
+    ) -> Connection:
+        """Open a connection to ``request.url`` with ``request.headers``."""
+
+
+class AudioSource(Protocol):
+    """Blocks of float32 audio: shape ``(frames, channels)`` at ``sample_rate``."""
+
+    sample_rate: int
+    channels: int
+
+    def blocks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
+        """Yield audio blocks until the source ends."""
+
+
+class SchemaMemory(Protocol):
+    """Remembers which Baseten metadata schema an endpoint accepted."""
+
+    def get(self, endpoint: str) -> str | None:
+        """Return ``"current"``, ``"legacy"`` or ``None`` when unknown."""
+
+    def set(self, endpoint: str, schema: str) -> None:
+        """Record the schema that worked for ``endpoint``."""
+
+
+class SecretStore(Protocol):
+    """API keys in the OS keyring, one per provider."""
+
+    def get(self, provider: str) -> str | None:
+        """Return the stored key or ``None``."""
+
+    def set(self, provider: str, key: str) -> None:
+        """Store ``key`` for ``provider``."""
+
+    def delete(self, provider: str) -> bool:
+        """Delete the key; return whether one existed."""

@@ -1,0 +1,362 @@
+"""One streaming session: connect, stream audio while receiving, flush, close.
+
+:class:`StreamingSession` drives a sans-I/O provider protocol over a
+:class:`~app.engine.ports.Connection`. Audio is read from the source into a queue
+from the first moment, so nothing captured while the connection is still opening is
+lost. On the end of the audio it flushes at once (no waiting for server-side silence
+detection), waits for the provider to confirm, and closes.
+
+Baseten's metadata schema: in ``auto`` mode the session tries the schema that last
+worked for the endpoint (else the current one); if the provider rejects the
+metadata, it reconnects once with the other schema, replays the audio sent so far,
+and remembers the schema that worked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.core.audio import StreamResampler, float_to_pcm16
+from app.core.errors import ProviderFailure, SessionTimeout
+from app.core.events import (
+    ConfigRejected,
+    Event,
+    FlushAck,
+    ProviderError,
+    SessionEnded,
+)
+from app.core.options import BasetenOptions, ProviderOptions
+from app.core.providers.base import StreamingProtocol, build_protocol
+from app.core.transcript import Transcript
+from app.engine.ports import AudioSource, Connection, Connector, SchemaMemory
+
+log = logging.getLogger(__name__)
+
+PROVIDER_TITLES = {"baseten": "Baseten", "together": "Together AI", "fireworks": "Fireworks"}
+
+
+class _MetadataRejected(Exception):
+    """Internal: the provider refused this connection's configuration."""
+
+
+@dataclass
+class SessionResult:
+    """What a finished session produced.
+
+    Attributes:
+        transcript: The finals (and any partials left open).
+        flush_confirmed: False when the provider never confirmed the end of audio and
+            the session gave up waiting (the last words may be missing).
+        schema: The Baseten metadata schema that worked, else ``None``.
+        samples_sent: 16-bit samples sent to the provider on the final connection.
+    """
+
+    transcript: Transcript = field(default_factory=Transcript)
+    flush_confirmed: bool = True
+    schema: str | None = None
+    samples_sent: int = 0
+
+
+class StreamingSession:
+    """Streams one audio source to one provider and collects the transcript.
+
+    Args:
+        options: The provider's options (their class picks the provider).
+        api_key: The provider API key; only ever placed in the handshake headers.
+        connector: Opens WebSocket connections.
+        schema_memory: Where Baseten schema auto-detection remembers its answer.
+        connect_timeout: Seconds the handshake may take.
+        flush_timeout: Seconds of silence from the provider, after the flush, before
+            giving up on its confirmation.
+        on_event: Called on the event loop for every event, in order.
+    """
+
+    def __init__(
+        self,
+        options: ProviderOptions,
+        api_key: str,
+        connector: Connector,
+        *,
+        schema_memory: SchemaMemory | None = None,
+        connect_timeout: float = 10.0,
+        flush_timeout: float = 5.0,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.options = options
+        self._api_key = api_key
+        self._connector = connector
+        self._schema_memory = schema_memory
+        self.connect_timeout = connect_timeout
+        self.flush_timeout = flush_timeout
+        self._on_event = on_event or (lambda event: None)
+        self.title = PROVIDER_TITLES.get(options.provider, options.provider)
+
+    # -- public -------------------------------------------------------------------
+
+    async def run(self, source: AudioSource) -> SessionResult:
+        """Stream ``source`` to the provider and return the transcript.
+
+        Raises:
+            HarkError: a subclass with a one-line message on any failure.
+        """
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        rate = build_protocol(self.options).sample_rate
+        pump = asyncio.create_task(self._pump(source, rate, queue), name="hark-audio-pump")
+        try:
+            return await self._run_attempts(queue, pump)
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    # -- attempts (Baseten schema fallback) -------------------------------------------
+
+    def _schema_candidates(self, endpoint: str) -> list[str | None]:
+        if not isinstance(self.options, BasetenOptions):
+            return [None]
+        if self.options.schema != "auto":
+            return [self.options.schema]
+        remembered = self._schema_memory.get(endpoint) if self._schema_memory else None
+        first = remembered if remembered in ("current", "legacy") else "current"
+        return [first, "legacy" if first == "current" else "current"]
+
+    async def _run_attempts(
+        self, queue: asyncio.Queue[bytes | None], pump: asyncio.Task[None]
+    ) -> SessionResult:
+        endpoint = build_protocol(self.options).connect_request(self._api_key).url
+        candidates = self._schema_candidates(endpoint)
+        auto = len(candidates) > 1
+        replay: list[bytes] = []  # audio sent before the schema was confirmed
+        for attempt, schema in enumerate(candidates):
+            protocol = build_protocol(self.options, schema=schema)
+            try:
+                result = await self._attempt(protocol, queue, replay, keep_replay=auto, pump=pump)
+            except _MetadataRejected as exc:
+                if attempt + 1 < len(candidates):
+                    log.warning(
+                        "%s rejected the %s metadata schema (%s); retrying with the %s schema",
+                        self.title,
+                        schema,
+                        exc,
+                        candidates[attempt + 1],
+                    )
+                    continue
+                tried = " and ".join(f"the {s} schema" for s in candidates if s)
+                raise ProviderFailure(
+                    f"{self.title} rejected the session settings with {tried}: {exc}. "
+                    "Check the endpoint and the options you set."
+                ) from None
+            result.schema = schema
+            if auto and schema is not None and self._schema_memory is not None:
+                self._schema_memory.set(endpoint, schema)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self,
+        protocol: StreamingProtocol,
+        queue: asyncio.Queue[bytes | None],
+        replay: list[bytes],
+        *,
+        keep_replay: bool,
+        pump: asyncio.Task[None],
+    ) -> SessionResult:
+        request = protocol.connect_request(self._api_key)
+        log.info("connecting to %s", request.url)
+        conn = await self._connector(
+            request, provider=self.title, open_timeout=self.connect_timeout
+        )
+        run = _ConnectionRun(self, protocol, conn)
+        try:
+            return await run.drive(queue, replay, keep_replay=keep_replay, pump=pump)
+        finally:
+            await run.shutdown()
+
+    # -- audio --------------------------------------------------------------------------
+
+    @staticmethod
+    async def _pump(source: AudioSource, rate: int, queue: asyncio.Queue[bytes | None]) -> None:
+        """Read the source into ``queue`` as 16-bit PCM at ``rate``; ``None`` marks the end."""
+        resampler = StreamResampler(source.sample_rate, source.channels, rate)
+        async for block in source.blocks():
+            out = resampler.process(block)
+            if out.size:
+                queue.put_nowait(float_to_pcm16(out))
+        tail = resampler.finish()
+        if tail.size:
+            queue.put_nowait(float_to_pcm16(tail))
+        queue.put_nowait(None)
+
+
+class _ConnectionRun:
+    """The work on one connection: a sender and a receiver running side by side."""
+
+    def __init__(
+        self, session: StreamingSession, protocol: StreamingProtocol, conn: Connection
+    ) -> None:
+        self.session = session
+        self.protocol = protocol
+        self.conn = conn
+        self.result = SessionResult()
+        self._send_lock = asyncio.Lock()
+        self._flush_acked = asyncio.Event()
+        self._confirmed = False
+        self._loop = asyncio.get_running_loop()
+        self._last_frame_at = self._loop.time()
+        self._receiver: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
+
+    async def drive(
+        self,
+        queue: asyncio.Queue[bytes | None],
+        replay: list[bytes],
+        *,
+        keep_replay: bool,
+        pump: asyncio.Task[None],
+    ) -> SessionResult:
+        self.protocol.start()
+        await self._send_pending()
+        self._receiver = asyncio.create_task(self._receive(), name="hark-receive")
+        self._sender = asyncio.create_task(
+            self._send_audio(queue, replay, keep_replay), name="hark-send"
+        )
+        # Until the flush is sent, the receiver only ends by failing (or the server closing).
+        done, _ = await asyncio.wait(
+            {self._sender, self._receiver, pump}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if pump in done and pump.exception() is not None:
+            raise pump.exception()  # type: ignore[misc]
+        if self._receiver in done:
+            self._receiver.result()  # raises the failure
+            raise self._closed_early()
+        if self._sender not in done:
+            await asyncio.wait({self._sender, self._receiver}, return_when=asyncio.FIRST_COMPLETED)
+            if self._receiver.done():
+                self._receiver.result()
+                raise self._closed_early()
+        self._sender.result()
+        await self._await_flush_ack()
+        return self.result
+
+    async def _await_flush_ack(self) -> None:
+        assert self._receiver is not None
+        ack = asyncio.create_task(self._flush_acked.wait())
+        try:
+            while True:
+                remaining = self._last_frame_at + self.session.flush_timeout - self._loop.time()
+                if remaining <= 0:
+                    break
+                done, _ = await asyncio.wait(
+                    {ack, self._receiver}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                if ack in done:
+                    return
+                if self._receiver in done:
+                    self._receiver.result()
+                    if self._flush_acked.is_set():
+                        return
+                    raise self._closed_early()
+        finally:
+            ack.cancel()
+        if getattr(self.protocol, "flush_ack_guaranteed", True):
+            raise SessionTimeout(
+                f"{self.session.title} did not confirm the end of the audio within "
+                f"{self.session.flush_timeout:g} s; the last words may be missing."
+            )
+        # Together confirms a commit only by transcribing something: with nothing left
+        # to transcribe, silence is the answer (protocols.md §9.1 rule 3).
+        log.info(
+            "no flush confirmation within %.1f s; assuming nothing was pending",
+            self.session.flush_timeout,
+        )
+        self.result.flush_confirmed = False
+        self._emit(FlushAck(synthesized=True))
+
+    def _closed_early(self) -> ProviderFailure:
+        code = self.conn.close_code
+        reason = f" ({self.conn.close_reason})" if self.conn.close_reason else ""
+        return ProviderFailure(
+            f"{self.session.title} closed the connection before the transcript was complete "
+            f"(code {code}{reason})."
+        )
+
+    async def shutdown(self) -> None:
+        """Close the connection and stop both tasks."""
+        if self._sender is not None:
+            self._sender.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.conn.close(), timeout=self.session.flush_timeout)
+        if self._receiver is not None:
+            try:
+                await asyncio.wait_for(self._receiver, timeout=self.session.flush_timeout)
+            except (Exception, asyncio.CancelledError):
+                self._receiver.cancel()
+        for task in (self._sender, self._receiver):
+            if task is not None:
+                with contextlib.suppress(BaseException):
+                    await task
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def _send_pending(self) -> None:
+        async with self._send_lock:
+            for frame in self.protocol.data_to_send():
+                await self.conn.send(frame)
+
+    async def _send_audio(
+        self, queue: asyncio.Queue[bytes | None], replay: list[bytes], keep_replay: bool
+    ) -> None:
+        for earlier in list(replay):
+            self._feed(earlier)
+            await self._send_pending()
+        while (pcm := await queue.get()) is not None:
+            if keep_replay and not self._confirmed:
+                replay.append(pcm)
+            self._feed(pcm)
+            await self._send_pending()
+        self.protocol.flush()
+        await self._send_pending()
+        log.info("flush sent after %d samples", self.result.samples_sent)
+
+    def _feed(self, pcm: bytes) -> None:
+        self.protocol.send_audio(pcm)
+        self.result.samples_sent += len(pcm) // 2
+
+    # -- receiving ------------------------------------------------------------------------
+
+    async def _receive(self) -> None:
+        while True:
+            frame = await self.conn.recv()
+            self._last_frame_at = self._loop.time()
+            if frame is None:
+                self.protocol.connection_closed(self.conn.close_code, self.conn.close_reason)
+            elif isinstance(frame, str):
+                self.protocol.receive_text(frame)
+            else:
+                self.protocol.receive_bytes(frame)
+            for event in self.protocol.events_received():
+                self._handle(event)
+            await self._send_pending()
+            if frame is None:
+                return
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, ConfigRejected):
+            raise _MetadataRejected(event.message)
+        if not isinstance(event, ProviderError | SessionEnded):
+            self._confirmed = True
+        if isinstance(event, ProviderError) and event.fatal:
+            raise ProviderFailure(f"{self.session.title} reported an error: {event.message}")
+        if isinstance(event, ProviderError):
+            log.warning("%s reported: %s", self.session.title, event.message)
+        self.result.transcript.apply(event)
+        self._emit(event)
+        if isinstance(event, FlushAck):
+            self._flush_acked.set()
+
+    def _emit(self, event: Event) -> None:
+        self.session._on_event(event)
