@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from app.core.audio import StreamResampler, float_to_pcm16
@@ -41,6 +41,35 @@ PROVIDER_TITLES = {"baseten": "Baseten", "together": "Together AI", "fireworks":
 
 class _MetadataRejected(Exception):
     """Internal: the provider refused this connection's configuration."""
+
+
+class _AudioFeed:
+    """The session's audio on its way from the source to one connection after another.
+
+    The source's PCM is queued from the first block. While the provider has not yet
+    accepted the configuration (Baseten ``auto``), what was taken from the queue is
+    also kept, so a retry on a new connection replays it before continuing. The end
+    of the audio is remembered, so a retry after the source ended still flushes.
+    """
+
+    def __init__(self, keep_replay: bool) -> None:
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.keep_replay = keep_replay
+        self.replay: list[bytes] = []
+        self.ended = False
+
+    async def chunks(self, confirmed: Callable[[], bool]) -> AsyncIterator[bytes]:
+        """Yield the replay, then queued PCM until the end of the audio."""
+        for earlier in list(self.replay):
+            yield earlier
+        while not self.ended:
+            pcm = await self.queue.get()
+            if pcm is None:
+                self.ended = True
+                return
+            if self.keep_replay and not confirmed():
+                self.replay.append(pcm)
+            yield pcm
 
 
 @dataclass
@@ -103,11 +132,15 @@ class StreamingSession:
         Raises:
             HarkError: a subclass with a one-line message on any failure.
         """
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        rate = build_protocol(self.options).sample_rate
-        pump = asyncio.create_task(self._pump(source, rate, queue), name="hark-audio-pump")
+        protocol = build_protocol(self.options)
+        endpoint = protocol.connect_request(self._api_key).url
+        candidates = self._schema_candidates(endpoint)
+        feed = _AudioFeed(keep_replay=len(candidates) > 1)
+        pump = asyncio.create_task(
+            self._pump(source, protocol.sample_rate, feed.queue), name="hark-audio-pump"
+        )
         try:
-            return await self._run_attempts(queue, pump)
+            return await self._run_attempts(endpoint, candidates, feed, pump)
         finally:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -125,19 +158,19 @@ class StreamingSession:
         return [first, "legacy" if first == "current" else "current"]
 
     async def _run_attempts(
-        self, queue: asyncio.Queue[bytes | None], pump: asyncio.Task[None]
+        self,
+        endpoint: str,
+        candidates: list[str | None],
+        feed: _AudioFeed,
+        pump: asyncio.Task[None],
     ) -> SessionResult:
-        endpoint = build_protocol(self.options).connect_request(self._api_key).url
-        candidates = self._schema_candidates(endpoint)
-        auto = len(candidates) > 1
-        replay: list[bytes] = []  # audio sent before the schema was confirmed
         for attempt, schema in enumerate(candidates):
             protocol = build_protocol(self.options, schema=schema)
             try:
-                result = await self._attempt(protocol, queue, replay, keep_replay=auto, pump=pump)
+                result = await self._attempt(protocol, feed, pump)
             except _MetadataRejected as exc:
                 if attempt + 1 < len(candidates):
-                    log.warning(
+                    log.info(
                         "%s rejected the %s metadata schema (%s); retrying with the %s schema",
                         self.title,
                         schema,
@@ -151,19 +184,13 @@ class StreamingSession:
                     "Check the endpoint and the options you set."
                 ) from None
             result.schema = schema
-            if auto and schema is not None and self._schema_memory is not None:
+            if len(candidates) > 1 and schema is not None and self._schema_memory is not None:
                 self._schema_memory.set(endpoint, schema)
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(
-        self,
-        protocol: StreamingProtocol,
-        queue: asyncio.Queue[bytes | None],
-        replay: list[bytes],
-        *,
-        keep_replay: bool,
-        pump: asyncio.Task[None],
+        self, protocol: StreamingProtocol, feed: _AudioFeed, pump: asyncio.Task[None]
     ) -> SessionResult:
         request = protocol.connect_request(self._api_key)
         log.info("connecting to %s", request.url)
@@ -172,7 +199,7 @@ class StreamingSession:
         )
         run = _ConnectionRun(self, protocol, conn)
         try:
-            return await run.drive(queue, replay, keep_replay=keep_replay, pump=pump)
+            return await run.drive(feed, pump)
         finally:
             await run.shutdown()
 
@@ -210,20 +237,12 @@ class _ConnectionRun:
         self._receiver: asyncio.Task[None] | None = None
         self._sender: asyncio.Task[None] | None = None
 
-    async def drive(
-        self,
-        queue: asyncio.Queue[bytes | None],
-        replay: list[bytes],
-        *,
-        keep_replay: bool,
-        pump: asyncio.Task[None],
-    ) -> SessionResult:
+    async def drive(self, feed: _AudioFeed, pump: asyncio.Task[None]) -> SessionResult:
+        """Stream the feed, flush, and wait for the confirmation; raises on failure."""
         self.protocol.start()
         await self._send_pending()
         self._receiver = asyncio.create_task(self._receive(), name="hark-receive")
-        self._sender = asyncio.create_task(
-            self._send_audio(queue, replay, keep_replay), name="hark-send"
-        )
+        self._sender = asyncio.create_task(self._send_audio(feed), name="hark-send")
         # Until the flush is sent, the receiver only ends by failing (or the server closing).
         done, _ = await asyncio.wait(
             {self._sender, self._receiver, pump}, return_when=asyncio.FIRST_COMPLETED
@@ -307,19 +326,14 @@ class _ConnectionRun:
             for frame in self.protocol.data_to_send():
                 await self.conn.send(frame)
 
-    async def _send_audio(
-        self, queue: asyncio.Queue[bytes | None], replay: list[bytes], keep_replay: bool
-    ) -> None:
-        for earlier in list(replay):
-            self._feed(earlier)
-            await self._send_pending()
-        while (pcm := await queue.get()) is not None:
-            if keep_replay and not self._confirmed:
-                replay.append(pcm)
+    async def _send_audio(self, feed: _AudioFeed) -> None:
+        async for pcm in feed.chunks(lambda: self._confirmed):
             self._feed(pcm)
             await self._send_pending()
         self.protocol.flush()
         await self._send_pending()
+        # The provider's silence is measured from the flush, not from its last message.
+        self._last_frame_at = self._loop.time()
         log.info("flush sent after %d samples", self.result.samples_sent)
 
     def _feed(self, pcm: bytes) -> None:
@@ -352,7 +366,7 @@ class _ConnectionRun:
         if isinstance(event, ProviderError) and event.fatal:
             raise ProviderFailure(f"{self.session.title} reported an error: {event.message}")
         if isinstance(event, ProviderError):
-            log.warning("%s reported: %s", self.session.title, event.message)
+            log.info("%s reported: %s", self.session.title, event.message)
         self.result.transcript.apply(event)
         self._emit(event)
         if isinstance(event, FlushAck):
