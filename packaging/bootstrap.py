@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Set up Hark from a checkout and run it, or run the whole test suite.
+
+    python3 packaging/bootstrap.py run [HARK ARGS...]   # install into .venv, run `hark ...`
+    python3 packaging/bootstrap.py test [PYTEST ARGS...] # + test tools and system packages,
+                                                        # then lint, types, contracts, pytest
+
+Standard library only, so it works on a fresh machine with nothing but Python 3.11+.
+On Debian/Ubuntu it installs missing system packages with apt-get (as root, or via
+sudo); elsewhere it says which ones are needed. Re-running is cheap: the virtual
+environment is rebuilt only when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+# Debian package -> why the tests need it.
+TEST_PACKAGES = {
+    "libportaudio2": "PortAudio, for sounddevice",
+    "espeak-ng": "speech WAVs for the end-to-end tests",
+    "sox": "audio conversion in the end-to-end tests",
+    "dbus-daemon": "dbus-run-session, for the Secret Service test",
+    "gnome-keyring": "a real Secret Service for the keyring test",
+    "libsecret-tools": "secret-tool, to cross-check the keyring test",
+}
+RUN_PACKAGES: dict[str, str] = {}
+
+
+def say(message: str) -> None:
+    print(f"bootstrap: {message}", file=sys.stderr, flush=True)
+
+
+def _missing_debs(packages: dict[str, str]) -> list[str]:
+    missing = []
+    for name in packages:
+        probe = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True
+        )
+        if "install ok installed" not in probe.stdout:
+            missing.append(name)
+    return missing
+
+
+def ensure_system_packages(packages: dict[str, str]) -> None:
+    """Install missing Debian packages with apt-get, or explain what is needed."""
+    if not packages or not sys.platform.startswith("linux"):
+        return
+    if not shutil.which("dpkg-query") or not shutil.which("apt-get"):
+        wanted = ", ".join(f"{n} ({why})" for n, why in packages.items())
+        say(f"not a Debian-like system; make sure these are installed: {wanted}")
+        return
+    missing = _missing_debs(packages)
+    if not missing:
+        return
+    prefix: list[str] = []
+    if os.geteuid() != 0:
+        if not shutil.which("sudo"):
+            sys.exit(f"bootstrap: error: run as root or install: {' '.join(missing)}")
+        prefix = ["sudo"]
+    say(f"installing system packages: {' '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*prefix, "apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        [*prefix, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        check=True,
+        env=env,
+    )
+
+
+def _create_venv() -> None:
+    try:
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    except (subprocess.CalledProcessError, OSError):
+        # Debian's python3 ships venv without ensurepip until python3-venv is installed.
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}-venv"
+        ensure_system_packages({version: "ensurepip, for virtual environments"})
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+
+
+def ensure_venv(extras: str) -> None:
+    """Create ``.venv`` and install Hark (editable) with ``extras`` when out of date."""
+    spec = (ROOT / "pyproject.toml").read_bytes() + extras.encode()
+    stamp_text = hashlib.sha256(spec).hexdigest()
+    stamp = VENV / ".hark-installed"
+    if PYTHON.exists() and stamp.exists() and stamp.read_text() == stamp_text:
+        return
+    if not PYTHON.exists():
+        say(f"creating {VENV}")
+        _create_venv()
+    target = f".[{extras}]" if extras else "."
+    say(f"installing {target} into {VENV}")
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-e", target], check=True, cwd=ROOT)
+    stamp.write_text(stamp_text)
+
+
+def run_tests(pytest_args: list[str]) -> int:
+    """Quality gates, then the whole pytest suite; returns the first failing status."""
+    steps = [
+        ("ruff lint", [str(BIN / "ruff"), "check", "app", "tests", "packaging", "bench"]),
+        (
+            "ruff format",
+            [str(BIN / "ruff"), "format", "--check", "app", "tests", "packaging", "bench"],
+        ),
+        ("mypy", [str(BIN / "mypy"), "app"]),
+        ("import contracts", [str(BIN / "lint-imports")]),
+        ("pytest", [str(PYTHON), "-m", "pytest", *pytest_args]),
+    ]
+    failed = []
+    for name, cmd in steps:
+        say(f"--- {name}")
+        status = subprocess.run(cmd, cwd=ROOT).returncode
+        if status != 0:
+            failed.append(name)
+            if name == "pytest" and status == 5:
+                say("pytest collected no tests")
+    if failed:
+        say(f"FAILED: {', '.join(failed)}")
+        return 1
+    say("all checks passed")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script may be run by an older python3
+        sys.exit("bootstrap: error: Hark needs Python 3.11 or newer")
+    if not argv or argv[0] not in ("run", "test"):
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        ensure_system_packages(RUN_PACKAGES)
+        ensure_venv("")
+        hark = BIN / ("hark.exe" if os.name == "nt" else "hark")
+        return subprocess.run([str(hark), *rest]).returncode
+    ensure_system_packages({**RUN_PACKAGES, **TEST_PACKAGES})
+    ensure_venv("test")
+    return run_tests(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
