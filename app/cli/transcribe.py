@@ -17,8 +17,8 @@ from app.adapters.secrets import KeyringSecretStore, resolve_key
 from app.adapters.state import FileSchemaMemory
 from app.adapters.wavfile import WavSource
 from app.adapters.ws_transport import open_connection
-from app.cli.option_flags import add_option_flags, options_from_args
-from app.core.errors import ProviderFailure
+from app.cli.option_flags import add_option_flags, flag_name, options_from_args
+from app.core.errors import ProviderFailure, SettingError
 from app.core.events import (
     ConfigRejected,
     Event,
@@ -84,7 +84,10 @@ async def run(args: argparse.Namespace) -> int:
     """Carry out ``hark transcribe``; return the exit status."""
     options = options_from_args(args.provider, args)
     title = PROVIDER_TITLES[args.provider]
-    build_protocol(options).connect_request("")  # fail fast on a bad endpoint, before the key
+    try:  # fail fast on a bad endpoint, before asking for the key
+        build_protocol(options).connect_request("")
+    except SettingError as exc:
+        raise SettingError(flag_name(exc.name), exc.message) from None
     source = WavSource(args.audio_file)
     key, where = resolve_key(KeyringSecretStore(), args.provider, title)
     log.info("using the %s API key from the %s", title, where)

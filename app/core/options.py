@@ -183,6 +183,14 @@ class TogetherOptions(ProviderOptions):
         60.0, "Longest segment (s) before a forced final", min=1.0, max=600.0
     )
     vad_speech_pad_ms: int = option(250, "Audio (ms) kept around detected speech", min=0, max=2000)
+    # OpenAI-compatible servers answer a commit with `input_audio_buffer.committed`;
+    # Together's docs do not say so (Pipecat's logs show it: unverified). Waiting for it
+    # keeps a VAD `completed` for earlier speech, arriving after our commit, from
+    # being taken for the flush's result; if the server never sends it, the session
+    # ends after the flush timeout instead, losing nothing.
+    commit_reply: bool = option(
+        True, "Expect input_audio_buffer.committed after a commit (off: first completed ends)"
+    )
 
 
 @dataclass(frozen=True)

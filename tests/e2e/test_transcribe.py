@@ -250,6 +250,18 @@ async def test_unreachable_endpoint(wav48k_stereo: Path, tmp_path: Path) -> None
     assert done.err.count("\n") == 1
 
 
+async def test_baseten_without_model_id_or_endpoint(wav48k_stereo: Path, tmp_path: Path) -> None:
+    done = await run_hark(
+        "transcribe", str(wav48k_stereo), "--provider", "baseten",
+        env=hark_env(tmp_path, BASETEN_API_KEY=KEY),
+    )  # fmt: skip
+    assert done.code == 1
+    assert done.err == (
+        "hark: error: --model-id: Baseten needs a model id or an endpoint URL "
+        "(set one of the two)\n"
+    )
+
+
 async def test_out_of_range_option(wav48k_stereo: Path, tmp_path: Path) -> None:
     done = await run_hark(
         *_args("baseten", "ws://127.0.0.1:9/ws", wav48k_stereo, "--vad-threshold", "3"),

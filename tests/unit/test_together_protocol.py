@@ -305,7 +305,7 @@ def test_commit_then_completed_is_the_flush_ack() -> None:
 
 
 def test_completed_without_transcript_is_an_empty_final() -> None:
-    protocol = started()
+    protocol = started(commit_reply=False)
     protocol.flush()
     assert protocol.data_to_send() == [COMMIT]
     assert receive(protocol, {"type": COMPLETED}) == [Final("u1", "", reason="flush"), FlushAck()]
@@ -417,3 +417,29 @@ def test_committed_item_id_decides_which_completed_confirms_the_flush() -> None:
     assert [type(e) for e in events] == [Final, FlushAck]
     assert events[0].reason == "flush"
     assert p.state is State.FLUSHED
+
+
+def test_completed_before_the_commit_reply_is_not_the_flush() -> None:
+    """A VAD result for earlier speech overtaking the commit must not end the session."""
+    protocol = started()
+    protocol.flush()
+    assert protocol.data_to_send() == [COMMIT]
+    assert receive(protocol, {"type": COMPLETED, "item_id": "i1", "transcript": "Earlier."}) == [
+        Final("i1", "Earlier.", reason="vad")
+    ]
+    assert state(protocol) is State.FLUSHING
+    assert receive(protocol, {"type": "input_audio_buffer.committed", "item_id": "i2"}) == []
+    assert receive(protocol, {"type": COMPLETED, "item_id": "i2", "transcript": "Last."}) == [
+        Final("i2", "Last.", reason="flush"),
+        FlushAck(),
+    ]
+
+
+def test_without_commit_reply_the_first_completed_ends_the_flush() -> None:
+    protocol = started(commit_reply=False)
+    protocol.flush()
+    assert protocol.data_to_send() == [COMMIT]
+    assert receive(protocol, {"type": COMPLETED, "item_id": "i1", "transcript": "Done."}) == [
+        Final("i1", "Done.", reason="flush"),
+        FlushAck(),
+    ]

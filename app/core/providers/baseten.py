@@ -131,7 +131,9 @@ class BasetenProtocol(StreamingProtocol):
                 )
             url = f"wss://model-{opts.model_id}.api.baseten.co/environments/production/websocket"
         else:
-            raise SettingError("model_id", "set a Baseten model id or an endpoint URL")
+            raise SettingError(
+                "model_id", "Baseten needs a model id or an endpoint URL (set one of the two)"
+            )
         return ConnectRequest(url, {"Authorization": f"Api-Key {api_key}"})
 
     def metadata(self) -> dict[str, Any]:

@@ -121,6 +121,7 @@ class TogetherProtocol(StreamingProtocol):
         self.options = options if options is not None else TogetherOptions()
         self._framer = Framer(FRAME_BYTES)
         self._commit_pending = False
+        self._committed = False  # the server answered our commit
         self._commit_item: str | None = None
         self._utterance: str | None = None
         self._counter = 0
@@ -227,6 +228,7 @@ class TogetherProtocol(StreamingProtocol):
             # Seen in Pipecat's logs (unverified in Together's docs): names the item our
             # commit created, so a VAD `completed` for earlier speech that arrives after
             # the commit is not mistaken for the flush's result.
+            self._committed = True
             self._commit_item = _text(message.get("item_id"))
         # Speech events and new types carry nothing we use.
 
@@ -254,9 +256,13 @@ class TogetherProtocol(StreamingProtocol):
         self._utterance = None
         text = message.get("transcript")
         item = _text(message.get("item_id"))
-        flushed = self._commit_pending and (
-            self._commit_item is None or item is None or item == self._commit_item
-        )
+        if self.options.commit_reply:
+            # Wait for the server's `committed`, then for its item's `completed`.
+            flushed = self._committed and (
+                self._commit_item is None or item is None or item == self._commit_item
+            )
+        else:
+            flushed = self._commit_pending
         self._events.append(
             Final(
                 utterance,
@@ -267,7 +273,7 @@ class TogetherProtocol(StreamingProtocol):
         if flushed:
             # The completed for the committed item (or, when the server did not name
             # it, the first one after the commit) carries the rest of the audio.
-            self._commit_pending = False
+            self._commit_pending = self._committed = False
             self._commit_item = None
             self._events.append(FlushAck())
             if self.state is State.FLUSHING:
