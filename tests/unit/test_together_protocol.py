@@ -19,7 +19,8 @@ from app.core.events import (
 )
 from app.core.options import TogetherOptions
 from app.core.providers.base import State, build_protocol
-from app.core.providers.together import TogetherProtocol, format_number, join_query
+from app.core.providers.together import TogetherProtocol
+from app.core.providers.wire import format_number, join_query
 
 DELTA = "conversation.item.input_audio_transcription.delta"
 COMPLETED = "conversation.item.input_audio_transcription.completed"

@@ -19,7 +19,7 @@ from app.core.audio import Framer
 from app.core.events import Final, FinalReason, FlushAck, Partial, ProviderError, Segment, Word
 from app.core.options import FireworksOptions
 from app.core.providers.base import ConnectRequest, State, StreamingProtocol
-from app.core.providers.together import format_number, join_query, parse_object
+from app.core.providers.wire import format_number, join_query, parse_object
 from app.core.urls import check_endpoint
 
 DEFAULT_ENDPOINT = "wss://audio-streaming.api.fireworks.ai/v1/audio/transcriptions/streaming"

@@ -13,12 +13,12 @@ import base64
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 from app.core.audio import Framer
 from app.core.events import Final, FlushAck, Partial, ProviderError, SessionReady
 from app.core.options import TogetherOptions
 from app.core.providers.base import ConnectRequest, State, StreamingProtocol
+from app.core.providers.wire import format_number, join_query, parse_object
 from app.core.urls import check_endpoint
 
 DEFAULT_ENDPOINT = "wss://api.together.ai/v1/realtime"
@@ -26,50 +26,6 @@ INPUT_AUDIO_FORMAT = "pcm_s16le_16000"  # the only format Together documents
 FRAME_BYTES = 3200  # 100 ms of 16 kHz s16le mono, the chunk size of Together's examples
 
 _TRANSCRIPTION = "conversation.item.input_audio_transcription."
-
-
-def format_number(value: float) -> str:
-    """Format a query-string number without float noise.
-
-    Whole numbers lose the fraction (``60.0`` -> ``"60"``, ``500`` -> ``"500"``);
-    others use the shortest round-trip form (``0.3`` -> ``"0.3"``).
-    """
-    if isinstance(value, int) or float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))
-
-
-def join_query(base: str, query: Mapping[str, str]) -> str:
-    """Append ``query`` to ``base``, after any query ``base`` already has.
-
-    ``/`` and ``,`` stay literal (both are legal in a query), so the URL reads like
-    the provider's docs (``model=openai/whisper-large-v3``).
-    """
-    if not query:
-        return base
-    if "?" not in base:
-        sep = "?"
-    elif base.endswith(("?", "&")):
-        sep = ""
-    else:
-        sep = "&"
-    return base + sep + urlencode(query, safe="/,")
-
-
-def parse_object(provider: str, text: str) -> tuple[dict[str, Any] | None, ProviderError | None]:
-    """Parse a text frame that must hold a JSON object.
-
-    Returns:
-        ``(message, None)``, or ``(None, error)`` with a ``"protocol"`` error to report.
-    """
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        return None, ProviderError(f"{provider}: invalid JSON from the server: {exc}", "protocol")
-    if not isinstance(value, dict):
-        kind = type(value).__name__
-        return None, ProviderError(f"{provider}: expected a JSON object, got {kind}", "protocol")
-    return value, None
 
 
 def _text(value: Any) -> str | None:
