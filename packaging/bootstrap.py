@@ -28,14 +28,35 @@ PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
 # Debian package -> why the tests need it.
 TEST_PACKAGES = {
-    "libportaudio2": "PortAudio, for sounddevice",
     "espeak-ng": "speech WAVs for the end-to-end tests",
     "sox": "audio conversion in the end-to-end tests",
     "dbus-daemon": "dbus-run-session, for the Secret Service test",
     "gnome-keyring": "a real Secret Service for the keyring test",
     "libsecret-tools": "secret-tool, to cross-check the keyring test",
+    "xvfb": "a real X server for the overlay and window tests",
+    "xauth": "xvfb-run",
+    "openbox": "a window manager, for focus and click-through tests",
+    "xdotool": "driving real windows in the X11 tests",
+    "x11-utils": "xprop/xwininfo, to inspect windows",
+    "imagemagick": "screenshots of the overlay",
+    "pulseaudio": "a virtual microphone (null sink) for the audio tests",
+    "pulseaudio-utils": "paplay/pactl, to feed the virtual microphone",
+    "libasound2-plugins": "routes PortAudio's ALSA devices to PulseAudio",
 }
-RUN_PACKAGES: dict[str, str] = {}
+# What the desktop app itself needs on Debian/Ubuntu (the pip wheels bring the rest).
+RUN_PACKAGES = {
+    "libportaudio2": "PortAudio, for the microphone (sounddevice)",
+    "libegl1": "Qt's xcb platform plugin",
+    "libgl1": "Qt's xcb platform plugin",
+    "libxkbcommon-x11-0": "Qt's xcb platform plugin",
+    "libxcb-cursor0": "Qt's xcb platform plugin (Qt >= 6.5)",
+    "libxcb-icccm4": "Qt's xcb platform plugin",
+    "libxcb-keysyms1": "Qt's xcb platform plugin",
+    "libxcb-shape0": "Qt's xcb platform plugin",
+    "libxcb-xkb1": "Qt's xcb platform plugin",
+    "libfontconfig1": "fonts for Qt",
+    "libdbus-1-3": "the system tray and notifications over D-Bus",
+}
 
 
 def say(message: str) -> None:
@@ -53,8 +74,12 @@ def _missing_debs(packages: dict[str, str]) -> list[str]:
     return missing
 
 
-def ensure_system_packages(packages: dict[str, str]) -> None:
-    """Install missing Debian packages with apt-get, or explain what is needed."""
+def ensure_system_packages(packages: dict[str, str], *, required: bool = True) -> None:
+    """Install missing Debian packages with apt-get, or explain what is needed.
+
+    Without root or sudo, a missing ``required`` package stops the script; other
+    packages only get a warning (the app says itself what it misses).
+    """
     if not packages or not sys.platform.startswith("linux"):
         return
     if not shutil.which("dpkg-query") or not shutil.which("apt-get"):
@@ -67,7 +92,10 @@ def ensure_system_packages(packages: dict[str, str]) -> None:
     prefix: list[str] = []
     if os.geteuid() != 0:
         if not shutil.which("sudo"):
-            sys.exit(f"bootstrap: error: run as root or install: {' '.join(missing)}")
+            if required:
+                sys.exit(f"bootstrap: error: run as root or install: {' '.join(missing)}")
+            say(f"warning: missing system packages (install them as root): {' '.join(missing)}")
+            return
         prefix = ["sudo"]
     say(f"installing system packages: {' '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -142,7 +170,7 @@ def main(argv: list[str]) -> int:
         return 2
     command, rest = argv[0], argv[1:]
     if command == "run":
-        ensure_system_packages(RUN_PACKAGES)
+        ensure_system_packages(RUN_PACKAGES, required=False)
         ensure_venv("")
         hark = BIN / ("hark.exe" if os.name == "nt" else "hark")
         return subprocess.run([str(hark), *rest]).returncode

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import platformdirs
+
+from app.adapters.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -20,21 +20,6 @@ log = logging.getLogger(__name__)
 def state_dir() -> Path:
     """The platform's per-user state directory for Hark."""
     return Path(platformdirs.user_state_dir("hark", appauthor=False))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class FileSchemaMemory:

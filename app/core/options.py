@@ -59,7 +59,8 @@ def _check_language(name: str, value: str, *, allow_auto: bool) -> None:
         )
 
 
-def _check_field(obj: object, f: dataclasses.Field[Any]) -> None:
+def check_field(obj: object, f: dataclasses.Field[Any]) -> None:
+    """Validate one :func:`option` field of ``obj``; raises :class:`SettingError`."""
     name = f.name
     value = getattr(obj, name)
     meta = f.metadata
@@ -92,7 +93,7 @@ class ProviderOptions:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            _check_field(self, f)
+            check_field(self, f)
 
     def replace(self, **changes: Any) -> ProviderOptions:
         """Return a copy with ``changes`` applied (validated like a new instance)."""
