@@ -1,15 +1,26 @@
-"""Entry point: ``python -m app`` and the ``hark`` console script."""
+"""Entry point: ``python -m app`` and the ``hark`` console script.
+
+``hark`` alone (or with the app's own options) starts the desktop app; ``hark
+COMMAND ...`` runs a command-line command.
+"""
 
 from __future__ import annotations
 
 import sys
 
+CLI_COMMANDS = {"transcribe", "keys", "help"}
+
 
 def main() -> int:
-    """Dispatch to the command line."""
-    from app.cli.main import main as cli_main
+    """Dispatch to the command line or the desktop app."""
+    argv = sys.argv[1:]
+    if argv and (argv[0] in CLI_COMMANDS or argv[0] in ("-h", "--help")):
+        from app.cli.main import main as cli_main
 
-    return cli_main(sys.argv[1:])
+        return cli_main(["--help"] if argv[0] == "help" else argv)
+    from app.ui.application import run
+
+    return run(argv)
 
 
 if __name__ == "__main__":

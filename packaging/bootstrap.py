@@ -55,6 +55,7 @@ RUN_PACKAGES = {
     "libxcb-shape0": "Qt's xcb platform plugin",
     "libxcb-xkb1": "Qt's xcb platform plugin",
     "libfontconfig1": "fonts for Qt",
+    "fonts-dejavu-core": "a font for Qt to draw text with",
     "libdbus-1-3": "the system tray and notifications over D-Bus",
 }
 

@@ -1,0 +1,207 @@
+"""The tray icon and its menu, or a small control window where no tray exists.
+
+The tray only shows state and emits what the user asked for; the controller decides
+what happens. Signals:
+    dictation_toggled: Start/stop dictation was chosen.
+    captions_toggled: Start/stop live captions was chosen.
+    provider_selected(str): A provider was picked in the Provider submenu.
+    settings_requested: Settings... was chosen.
+    transcript_chosen(str): A recent transcript was clicked (the controller copies it).
+    quit_requested: Quit was chosen.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
+from PySide6.QtWidgets import (
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QSystemTrayIcon,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.icons import state_icon
+
+STATES = ("idle", "connecting", "listening", "finishing", "error")
+STATE_TEXT = {
+    "idle": "Ready",
+    "connecting": "Connecting…",
+    "listening": "Listening",
+    "finishing": "Finishing…",
+    "error": "Error",
+}
+PROVIDER_TITLES = {"baseten": "Baseten", "together": "Together AI", "fireworks": "Fireworks"}
+
+
+class ControlWindow(QWidget):
+    """A small always-available window with the tray menu's actions, for desktops
+    without a system tray. Closing it hides it; Quit is in its menu."""
+
+    def __init__(self, menu: QMenu) -> None:
+        super().__init__(None, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
+        self.setWindowTitle("Hark")
+        self.status = QLabel(STATE_TEXT["idle"])
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        for action in menu.actions():
+            if action.isSeparator() or action.menu() is not None:
+                continue
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            layout.addWidget(button)
+        more = QToolButton()
+        more.setText("More…")
+        more.setMenu(menu)
+        more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        layout.addWidget(more)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Hide instead of closing: the app keeps running (quit from the menu)."""
+        event.ignore()
+        self.hide()
+
+
+class Tray(QObject):
+    """The tray icon (or control window) with the app's menu.
+
+    Args:
+        provider: The provider selected at start.
+        tray_available: Override of ``QSystemTrayIcon.isSystemTrayAvailable()``.
+    """
+
+    dictation_toggled = Signal()
+    captions_toggled = Signal()
+    provider_selected = Signal(str)
+    settings_requested = Signal()
+    transcript_chosen = Signal(str)
+    quit_requested = Signal()
+
+    def __init__(self, provider: str, *, tray_available: bool | None = None) -> None:
+        super().__init__()
+        self.state = "idle"
+        self.menu = QMenu()
+        self.dictation_action = self._action("Start dictation", self.dictation_toggled.emit)
+        self.captions_action = self._action("Start live captions", self.captions_toggled.emit)
+        self.menu.addSeparator()
+        self.provider_menu = self.menu.addMenu("Provider")
+        self.provider_group = QActionGroup(self)
+        self.provider_actions: dict[str, QAction] = {}
+        for name, title in PROVIDER_TITLES.items():
+            action = self.provider_menu.addAction(title)
+            action.setCheckable(True)
+            action.setActionGroup(self.provider_group)
+            action.triggered.connect(lambda _=False, n=name: self.provider_selected.emit(n))
+            self.provider_actions[name] = action
+        self.recent_menu = self.menu.addMenu("Recent transcripts")
+        self.set_recent([])
+        self.settings_action = self._action("Settings…", self.settings_requested.emit)
+        self.menu.addSeparator()
+        self.quit_action = self._action("Quit Hark", self.quit_requested.emit)
+        self.set_provider(provider)
+
+        available = (
+            QSystemTrayIcon.isSystemTrayAvailable() if tray_available is None else tray_available
+        )
+        self.icon: QSystemTrayIcon | None = None
+        self.window: ControlWindow | None = None
+        if available:
+            self.icon = QSystemTrayIcon(state_icon("idle"))
+            self.icon.setContextMenu(self.menu)
+            self.icon.activated.connect(self._activated)
+        else:
+            self.window = ControlWindow(self.menu)
+        self.set_state("idle")
+
+    def _action(self, text: str, slot: object) -> QAction:
+        action = self.menu.addAction(text)
+        action.triggered.connect(lambda _=False: slot())  # type: ignore[operator]
+        return action
+
+    def show(self) -> None:
+        """Show the tray icon, or the control window where there is no tray."""
+        if self.icon is not None:
+            self.icon.show()
+        elif self.window is not None:
+            self.window.show()
+
+    def hide(self) -> None:
+        """Remove the icon / window (at quit)."""
+        if self.icon is not None:
+            self.icon.hide()
+        if self.window is not None:
+            self.window.hide()
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        # A left click opens the menu too (on Linux many trays send only Trigger).
+        if reason == QSystemTrayIcon.ActivationReason.Trigger and self.icon is not None:
+            self.menu.popup(self.icon.geometry().center())
+
+    # -- state shown ----------------------------------------------------------------------
+
+    def set_state(self, state: str, message: str = "") -> None:
+        """Show ``state`` (one of :data:`STATES`) in the icon and tooltip."""
+        if state not in STATES:
+            raise ValueError(f"unknown state {state!r}")
+        self.state = state
+        tooltip = f"Hark: {STATE_TEXT[state]}"
+        if message:
+            tooltip += f"\n{message}"
+        if self.icon is not None:
+            self.icon.setIcon(state_icon(state))
+            self.icon.setToolTip(tooltip)
+        if self.window is not None:
+            self.window.status.setText(tooltip.replace("\n", " — "))
+            self.window.setWindowIcon(state_icon(state))
+
+    @property
+    def tooltip(self) -> str:
+        """The current tooltip (or the control window's status text)."""
+        if self.icon is not None:
+            return self.icon.toolTip()
+        return self.window.status.text() if self.window is not None else ""
+
+    def set_dictation_active(self, active: bool) -> None:
+        """Label the dictation action for what it will do next."""
+        self.dictation_action.setText("Stop dictation" if active else "Start dictation")
+
+    def set_captions_active(self, active: bool) -> None:
+        """Label the captions action for what it will do next."""
+        self.captions_action.setText("Stop live captions" if active else "Start live captions")
+
+    def set_provider(self, provider: str) -> None:
+        """Check ``provider`` in the Provider submenu."""
+        action = self.provider_actions.get(provider)
+        if action is not None:
+            action.setChecked(True)
+
+    def set_recent(self, transcripts: list[str]) -> None:
+        """List recent transcripts, newest first; clicking one emits ``transcript_chosen``."""
+        self.recent_menu.clear()
+        if not transcripts:
+            empty = self.recent_menu.addAction("(none yet)")
+            empty.setEnabled(False)
+            return
+        for text in transcripts:
+            label = text if len(text) <= 60 else text[:57] + "…"
+            action = self.recent_menu.addAction(label.replace("&", "&&"))
+            action.setToolTip(text)
+            action.triggered.connect(lambda _=False, t=text: self.transcript_chosen.emit(t))
+
+    def notify(self, title: str, message: str, *, error: bool = False) -> None:
+        """A desktop notification (a balloon from the tray icon where there is one)."""
+        icon = (
+            QSystemTrayIcon.MessageIcon.Critical
+            if error
+            else QSystemTrayIcon.MessageIcon.Information
+        )
+        if self.icon is not None and QSystemTrayIcon.supportsMessages():
+            self.icon.showMessage(title, message, icon, 8000)
+        elif self.window is not None:
+            self.window.status.setText(f"{title}: {message}")
+            self.window.show()

@@ -1,0 +1,94 @@
+"""The tray: menu actions emit what the user asked for; icon and tooltip follow the state."""
+
+from __future__ import annotations
+
+from pytestqt.qtbot import QtBot
+
+from app.ui.icons import state_icon
+from app.ui.tray import STATES, Tray
+
+
+def _menu_texts(tray: Tray) -> list[str]:
+    return [a.text() for a in tray.menu.actions() if not a.isSeparator()]
+
+
+def test_menu_has_every_entry(qtbot: QtBot) -> None:
+    tray = Tray("together", tray_available=True)
+    assert _menu_texts(tray) == [
+        "Start dictation",
+        "Start live captions",
+        "Provider",
+        "Recent transcripts",
+        "Settings…",
+        "Quit Hark",
+    ]
+    assert tray.provider_actions["together"].isChecked()
+    assert not tray.provider_actions["baseten"].isChecked()
+
+
+def test_actions_emit_signals(qtbot: QtBot) -> None:
+    tray = Tray("baseten", tray_available=True)
+    with qtbot.waitSignal(tray.captions_toggled):
+        tray.captions_action.trigger()
+    with qtbot.waitSignal(tray.dictation_toggled):
+        tray.dictation_action.trigger()
+    with qtbot.waitSignal(tray.settings_requested):
+        tray.settings_action.trigger()
+    with qtbot.waitSignal(tray.quit_requested):
+        tray.quit_action.trigger()
+    with qtbot.waitSignal(tray.provider_selected) as picked:
+        tray.provider_actions["fireworks"].trigger()
+    assert picked.args == ["fireworks"]
+
+
+def test_state_changes_icon_and_tooltip(qtbot: QtBot) -> None:
+    tray = Tray("baseten", tray_available=True)
+    assert tray.icon is not None
+    seen = set()
+    for state in STATES:
+        tray.set_state(state, "details here" if state == "error" else "")
+        seen.add(tray.icon.icon().cacheKey())
+        assert tray.state == state
+    assert len(seen) == len(STATES)  # every state has its own icon
+    assert tray.tooltip == "Hark: Error\ndetails here"
+    tray.set_state("listening")
+    assert tray.tooltip == "Hark: Listening"
+    assert not state_icon("listening").isNull()
+
+
+def test_labels_follow_the_run(qtbot: QtBot) -> None:
+    tray = Tray("baseten", tray_available=True)
+    tray.set_captions_active(True)
+    assert tray.captions_action.text() == "Stop live captions"
+    tray.set_captions_active(False)
+    assert tray.captions_action.text() == "Start live captions"
+    tray.set_dictation_active(True)
+    assert tray.dictation_action.text() == "Stop dictation"
+
+
+def test_recent_transcripts_click_to_copy(qtbot: QtBot) -> None:
+    tray = Tray("baseten", tray_available=True)
+    assert [a.text() for a in tray.recent_menu.actions()] == ["(none yet)"]
+    long = "word " * 30
+    tray.set_recent(["Fish & chips.", long])
+    actions = tray.recent_menu.actions()
+    assert actions[0].text() == "Fish && chips."  # & is not eaten as a mnemonic
+    assert actions[1].text().endswith("…")
+    with qtbot.waitSignal(tray.transcript_chosen) as chosen:
+        actions[1].trigger()
+    assert chosen.args == [long]
+
+
+def test_without_a_system_tray_a_control_window_replaces_it(qtbot: QtBot) -> None:
+    tray = Tray("baseten", tray_available=False)
+    assert tray.icon is None
+    assert tray.window is not None
+    qtbot.addWidget(tray.window)
+    tray.show()
+    assert tray.window.isVisible()
+    tray.set_state("connecting", "Connecting to Baseten…")
+    assert tray.tooltip == "Hark: Connecting… — Connecting to Baseten…"
+    tray.notify("Hark", "No microphone found.", error=True)
+    assert "No microphone found." in tray.window.status.text()
+    tray.window.close()  # closing hides; the app keeps running
+    assert not tray.window.isVisible()
