@@ -1,0 +1,266 @@
+"""The app controller on a real qasync loop: runs, errors, settings and IPC.
+
+The provider is an emulator on loopback and the microphone is a WAV file played in
+real time (the audio device is the system edge; the real device is covered by
+tests/integration/test_microphone.py and tests/e2e/test_app_captions.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import qasync
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from app.adapters.secrets import KeyringSecretStore
+from app.adapters.settings_store import SettingsStore, UiStateStore
+from app.adapters.wavfile import WavSource
+from app.adapters.ws_transport import open_connection
+from app.core.errors import HarkError
+from app.core.options import FireworksOptions
+from app.core.settings import OverlaySettings, Settings
+from app.engine.pacing import RealtimeSource
+from app.ui.controller import AppController
+from app.ui.overlay import CaptionOverlay
+from app.ui.single_instance import InstanceServer
+from app.ui.tray import Tray
+from tests.emulators import FireworksEmulator, Script, Utterance
+from tests.helpers import TIMEOUT_FACTOR
+from tests.memory_keyring import MemoryKeyring
+
+T = TypeVar("T")
+KEY = "fw-controller-key"
+
+
+class WavMicrophone:
+    """A WAV file played in real time, behaving like the app's microphone source."""
+
+    def __init__(self, path: Path) -> None:
+        self._wav = WavSource(path)
+        self.sample_rate = self._wav.sample_rate
+        self.channels = self._wav.channels
+        self.error: HarkError | None = None
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    async def aclose(self) -> None:
+        self.stop()
+
+    async def blocks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
+        async for block in RealtimeSource(self._wav).blocks():
+            if self._stopped.is_set():
+                return
+            yield block
+
+
+def _tone_wav(path: Path, seconds: float) -> Path:
+    t = np.arange(int(16000 * seconds)) / 16000
+    pcm = (np.sin(2 * np.pi * 300 * t) * 8000).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+@pytest.fixture
+def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    """A qasync loop on the test's QApplication, as the app runs."""
+    event_loop = qasync.QEventLoop(qapp, already_running=False)
+    yield event_loop
+    event_loop.close()
+
+
+def run(loop: qasync.QEventLoop, coro: Awaitable[T]) -> T:
+    return loop.run_until_complete(asyncio.wait_for(coro, 30 * TIMEOUT_FACTOR))
+
+
+async def until(check: Callable[[], bool], limit: float = 10) -> None:
+    """Let the loop turn until ``check()`` holds."""
+    deadline = asyncio.get_running_loop().time() + limit * TIMEOUT_FACTOR
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def make_controller(
+    qtbot: QtBot,
+    tmp_path: Path,
+    settings: Settings,
+    *,
+    keyring: MemoryKeyring | None = None,
+    wav: Path | None = None,
+    **kwargs: Any,
+) -> AppController:
+    overlay = CaptionOverlay(OverlaySettings(fade_after_s=0), UiStateStore(tmp_path / "ui.json"))
+    qtbot.addWidget(overlay)
+    wav = wav or _tone_wav(tmp_path / "tone.wav", 1.5)
+    controller = AppController(
+        settings_store=SettingsStore(tmp_path / "settings.json"),
+        ui_state=UiStateStore(tmp_path / "ui.json"),
+        secrets=KeyringSecretStore(keyring or MemoryKeyring()),
+        secret_filter=None,
+        server=InstanceServer(str(tmp_path / "ipc.sock")),
+        tray=Tray(settings.provider, tray_available=True),
+        overlay=overlay,
+        connector=open_connection,
+        schema_memory=None,
+        devices=lambda: ["Virtual Mic"],
+        source_factory=lambda device: WavMicrophone(wav),
+        clipboard=QGuiApplication.clipboard(),
+        settings=settings,
+        **kwargs,
+    )
+    return controller
+
+
+def test_live_captions_show_partials_then_finals(
+    qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop
+) -> None:
+    keyring = MemoryKeyring()
+    keyring.set_password("hark", "fireworks", KEY)
+    script = Script([Utterance("First sentence.", partials=[(0.3, "First")], final_at=0.8)])
+    states: list[str] = []
+
+    async def scenario() -> None:
+        async with FireworksEmulator(script, api_key=KEY) as emu:
+            settings = Settings(provider="fireworks", fireworks=FireworksOptions(endpoint=emu.url))
+            c = make_controller(qtbot, tmp_path, settings, keyring=keyring)
+            c.tray.set_state = lambda s, m="", f=c.tray.set_state: (states.append(s), f(s, m))[1]  # type: ignore[method-assign]
+            c.toggle_captions()
+            assert c.tray.captions_action.text() == "Stop live captions"
+            await until(lambda: "First" in " ".join(c.overlay.visible_lines()))
+            await until(lambda: c.overlay.visible_lines() == ["First sentence."])
+            c.toggle_captions()  # stop
+            await until(lambda: c.run is None)
+            assert c.tray.captions_action.text() == "Start live captions"
+
+    run(loop, scenario())
+    assert states[0] == "connecting"
+    assert "listening" in states
+    assert states[-1] == "idle"
+
+
+def test_dictation_copies_the_transcript_and_lists_it(
+    qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop
+) -> None:
+    keyring = MemoryKeyring()
+    keyring.set_password("hark", "fireworks", KEY)
+    script = Script([Utterance("Dictated words — done.", final_at=None)])
+
+    async def scenario() -> AppController:
+        async with FireworksEmulator(script, api_key=KEY) as emu:
+            settings = Settings(provider="fireworks", fireworks=FireworksOptions(endpoint=emu.url))
+            c = make_controller(qtbot, tmp_path, settings, keyring=keyring)
+            c.toggle_dictation()
+            await until(lambda: c.tray.state == "listening")
+            await until(lambda: emu.total_samples > 8000)
+            c.toggle_dictation()
+            await until(lambda: c.run is None)
+            return c
+
+    c = run(loop, scenario())
+    assert QGuiApplication.clipboard().text() == "Dictated words — done."
+    assert c.recent == ["Dictated words — done."]
+    assert [a.toolTip() for a in c.tray.recent_menu.actions()] == ["Dictated words — done."]
+
+
+def test_missing_key_tells_the_user_what_to_do(
+    qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    c = make_controller(qtbot, tmp_path, Settings(provider="together"))
+    notes: list[tuple[str, str]] = []
+    c.tray.notify = lambda title, message, error=False: notes.append((title, message))  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        c.toggle_captions()
+        await until(lambda: c.run is None)
+
+    run(loop, scenario())
+    message = (
+        "No Together AI API key: open Settings to add one "
+        "(or set the TOGETHER_API_KEY environment variable)."
+    )
+    assert c.tray.state == "error"
+    assert notes == [("Hark", message)]
+    assert c.overlay.status_text() == message
+    assert c.overlay.status_style != c.overlay.final_style  # shown as an error
+
+
+def test_settings_dialog_test_connection_runs_a_real_session(
+    qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop
+) -> None:
+    async def scenario() -> tuple[str, str]:
+        async with FireworksEmulator(Script([]), api_key=KEY) as emu:
+            settings = Settings(provider="fireworks", fireworks=FireworksOptions(endpoint=emu.url))
+            c = make_controller(qtbot, tmp_path, settings)
+            c.open_settings()
+            dialog = c.dialog
+            assert dialog is not None
+            qtbot.addWidget(dialog)
+            dialog.key_fields["fireworks"].edit.setText("wrong-key")
+            dialog.test_button.click()
+            await until(lambda: dialog.test_button.isEnabled())
+            failed = dialog.test_result.text()
+            dialog.key_fields["fireworks"].edit.setText(KEY)
+            dialog.test_button.click()
+            await until(lambda: dialog.test_button.isEnabled())
+            assert emu.connections[-1].flush_done
+            return failed, dialog.test_result.text()
+
+    failed, ok = run(loop, scenario())
+    assert (
+        failed
+        == "Fireworks rejected the API key (HTTP 401). Check it with `hark keys set fireworks`."
+    )
+    assert ok.startswith("Connected to Fireworks")
+
+
+def test_saved_settings_are_used_and_persisted(qtbot: QtBot, tmp_path: Path) -> None:
+    c = make_controller(qtbot, tmp_path, Settings())
+    c.select_provider("together")
+    assert c.tray.provider_actions["together"].isChecked()
+    new = Settings(provider="fireworks", overlay=OverlaySettings(font_size=40))
+    c.apply_settings(new)
+    assert SettingsStore(tmp_path / "settings.json").load().settings == new
+    assert c.overlay.caption_font.pointSize() == 40
+
+
+def test_first_run_and_problems_are_shown(qtbot: QtBot, tmp_path: Path) -> None:
+    c = make_controller(
+        qtbot, tmp_path, Settings(), first_run=True, problems=["The settings file is broken."]
+    )
+    notes: list[str] = []
+    c.tray.notify = lambda title, message, error=False: notes.append(message)  # type: ignore[method-assign]
+    c.start()
+    assert c.dialog is not None
+    qtbot.addWidget(c.dialog)
+    assert c.dialog.welcome_label.text().startswith("Welcome to Hark")
+    assert notes == ["The settings file is broken."]
+
+
+def test_ipc_commands(qtbot: QtBot, tmp_path: Path) -> None:
+    c = make_controller(qtbot, tmp_path, Settings())
+    assert c.handle_command("show-settings") == "ok"
+    assert c.dialog is not None
+    qtbot.addWidget(c.dialog)
+    assert c.handle_command("dance") == "error: unknown command 'dance'"
+    with qtbot.waitSignal(c.quit_requested):
+        assert c.handle_command("quit") == "ok"
