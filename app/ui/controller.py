@@ -112,6 +112,7 @@ class AppController(QObject):
     def start(self, *, open_settings: bool = False, start_captions: bool = False) -> None:
         """Show the tray; report settings problems; open settings on a first run."""
         self.tray.show()
+        log.info("tray shown")
         for line in self.problems:
             self.report("Settings", line)
         if not self.secrets.usable():
