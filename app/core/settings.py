@@ -84,6 +84,14 @@ class Settings:
         "How dictated text reaches the focused window",
         choices=("paste", "type", "clipboard"),
     )
+    keep_microphone_open: bool = option(
+        False,
+        "Keep the microphone open between dictations: recording starts at the very "
+        "instant of the key press (the system shows the microphone as in use)",
+    )
+    history_days: int = option(
+        30, "Keep dictated transcripts for this many days (0: forever)", min=0, max=3650
+    )
     captions_limit_min: float = option(
         60.0, "Stop live captions after this many minutes (0: never)", min=0.0, max=1440.0
     )

@@ -81,3 +81,50 @@ class SecretStore(Protocol):
 
     def delete(self, provider: str) -> bool:
         """Delete the key; return whether one existed."""
+
+
+class Clipboard(Protocol):
+    """The system clipboard (implemented with Qt in ``app.ui``, which can own it)."""
+
+    def snapshot(self) -> object:
+        """An opaque copy of everything on the clipboard now, for :meth:`restore`."""
+
+    def set_text(self, text: str, *, transient: bool) -> None:
+        """Put ``text`` on the clipboard; ``transient`` asks clipboard managers to skip it."""
+
+    def owns(self) -> bool:
+        """True while the clipboard still holds what :meth:`set_text` put there."""
+
+    def restore(self, snapshot: object) -> None:
+        """Put a :meth:`snapshot` back."""
+
+
+class Keyboard(Protocol):
+    """Synthetic input and focus queries for the desktop session (one per platform)."""
+
+    name: str
+
+    def active_window(self) -> str | None:
+        """An id of the window that has keyboard focus, or ``None`` when it cannot be known."""
+
+    def modifiers_down(self) -> bool:
+        """Whether Ctrl, Alt, Shift or Super/Cmd is held right now."""
+
+    async def paste(self) -> None:
+        """Send the paste shortcut (Ctrl+V, Cmd+V, or the terminal's) to the focused window."""
+
+    async def type_text(self, text: str) -> None:
+        """Type ``text`` into the focused window, independent of the keyboard layout."""
+
+
+class History(Protocol):
+    """Where every final transcript is saved before it is inserted."""
+
+    def add(self, text: str, *, provider: str) -> int:
+        """Save ``text``; returns its id."""
+
+    def mark(self, entry_id: int, outcome: str) -> None:
+        """Record how the entry was delivered (``inserted``, ``clipboard``, ``failed``)."""
+
+    def recent(self, limit: int = 10) -> list[str]:
+        """The newest transcripts first."""
