@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import sys
 
-CLI_COMMANDS = {"transcribe", "keys", "help"}
+CLI_COMMANDS = {"transcribe", "keys", "toggle", "ptt", "help"}
 
 
 def main() -> int:
     """Dispatch to the command line or the desktop app."""
     argv = sys.argv[1:]
-    if argv and (argv[0] in CLI_COMMANDS or argv[0] in ("-h", "--help")):
+    if argv and argv[0] == "--help-app":
+        argv = ["--help"]
+    elif argv and (argv[0] in CLI_COMMANDS or argv[0] in ("-h", "--help")):
         from app.cli.main import main as cli_main
 
         return cli_main(["--help"] if argv[0] == "help" else argv)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
-from app.cli import keys, transcribe
+from app.cli import keys, remote, transcribe
 from app.core.errors import HarkError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (subcommands register their own arguments)."""
     parser = argparse.ArgumentParser(
         prog="hark",
-        description="Push-to-talk dictation and live captions over streaming speech-to-text.",
+        description="Push-to-talk dictation and live captions over streaming speech-to-text. "
+        "`hark` alone starts the desktop app (`hark --help-app` for its options).",
     )
     parser.add_argument("--version", action="version", version=f"hark {__version__}")
     parser.add_argument(
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     transcribe.register(sub)
     keys.register(sub)
+    remote.register(sub)
     return parser
 
 
@@ -61,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "transcribe":
             return asyncio.run(transcribe.run(args))
+        if args.command in ("toggle", "ptt"):
+            return remote.run(args)
         return keys.run(args)
     except HarkError as exc:
         print(f"hark: error: {exc}", file=sys.stderr)
