@@ -37,6 +37,7 @@ TEST_PACKAGES = {
     "xauth": "xvfb-run",
     "openbox": "a window manager, for focus and click-through tests",
     "xdotool": "driving real windows in the X11 tests",
+    "xclip": "reading the X11 clipboard in the insertion tests",
     "x11-utils": "xprop/xwininfo, to inspect windows",
     "imagemagick": "screenshots of the overlay",
     "pulseaudio": "a virtual microphone (null sink) for the audio tests",
