@@ -10,6 +10,18 @@ Baseten's metadata schema: in ``auto`` mode the session tries the schema that la
 worked for the endpoint (else the current one); if the provider rejects the
 metadata, it reconnects once with the other schema, replays the audio sent so far,
 and remembers the schema that worked.
+
+Reconnects (``reconnect_attempts > 0``, meant for push-to-talk): when the connection
+is lost before the provider confirmed the end of the audio (an abnormal close, 1006,
+1011, any close without a fatal provider error), the session opens a new connection
+after a short backoff (:func:`reconnect_delays`) and resends the whole audio of the
+session from its first sample. Everything the lost connection transcribed is dropped
+and the new connection transcribes it all again, so nothing is lost and nothing is
+duplicated; provider timestamps need no offset (protocols.md §9.1), because the new
+connection's audio starts where the session's did. To do that the session keeps every
+PCM chunk it has sent (16 kHz s16: 1.9 MB a minute), up to ``max_replay_s``. Rejected
+keys, rejected settings, fatal provider errors and a flush that was never confirmed on
+a live connection are not retried.
 """
 
 from __future__ import annotations
@@ -17,11 +29,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
 from app.core.audio import StreamResampler, float_to_pcm16
-from app.core.errors import ProviderFailure, SessionTimeout
+from app.core.errors import EndpointUnreachableError, ProviderFailure, SessionTimeout
 from app.core.events import (
     ConfigRejected,
     Event,
@@ -43,19 +55,47 @@ class _MetadataRejected(Exception):
     """Internal: the provider refused this connection's configuration."""
 
 
+class _ConnectionLost(Exception):
+    """Internal: the connection ended before the flush was confirmed; maybe retried.
+
+    Attributes:
+        failure: The error to raise when no reconnect is left.
+    """
+
+    def __init__(self, failure: ProviderFailure | EndpointUnreachableError | SessionTimeout):
+        super().__init__(str(failure))
+        self.failure = failure
+
+
+def reconnect_delays() -> Iterator[float]:
+    """Seconds to wait before each reconnect: 0.2, 0.5, then 1 s for every later one."""
+    yield 0.2
+    yield 0.5
+    while True:
+        yield 1.0
+
+
 class _AudioFeed:
     """The session's audio on its way from the source to one connection after another.
 
     The source's PCM is queued from the first block. While the provider has not yet
     accepted the configuration (Baseten ``auto``), what was taken from the queue is
-    also kept, so a retry on a new connection replays it before continuing. The end
-    of the audio is remembered, so a retry after the source ended still flushes.
+    also kept, so a retry on a new connection replays it before continuing. With
+    ``keep_all`` (reconnects) every chunk is kept, up to ``max_replay_bytes``; past
+    that, ``overflowed`` is set and reconnecting is no longer possible. The end of
+    the audio is remembered, so a retry after the source ended still flushes.
     """
 
-    def __init__(self, keep_replay: bool) -> None:
+    def __init__(
+        self, keep_replay: bool, *, keep_all: bool = False, max_replay_bytes: int = 0
+    ) -> None:
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.keep_replay = keep_replay
+        self.keep_all = keep_all
+        self.max_replay_bytes = max_replay_bytes
         self.replay: list[bytes] = []
+        self.replay_bytes = 0
+        self.overflowed = False
         self.ended = False
 
     async def chunks(self, confirmed: Callable[[], bool]) -> AsyncIterator[bytes]:
@@ -67,8 +107,15 @@ class _AudioFeed:
             if pcm is None:
                 self.ended = True
                 return
-            if self.keep_replay and not confirmed():
+            if self.keep_all and self.replay_bytes + len(pcm) > self.max_replay_bytes:
+                log.warning(
+                    "the session's audio passed %.1f MB; a lost connection cannot be resumed",
+                    self.max_replay_bytes / 1e6,
+                )
+                self.keep_all, self.overflowed = False, True
+            if self.keep_all or (self.keep_replay and not confirmed()):
                 self.replay.append(pcm)
+                self.replay_bytes += len(pcm)
             yield pcm
 
 
@@ -101,7 +148,19 @@ class StreamingSession:
         connect_timeout: Seconds the handshake may take.
         flush_timeout: Seconds of silence from the provider, after the flush, before
             giving up on its confirmation.
-        on_event: Called on the event loop for every event, in order.
+        on_event: Called on the event loop for every event, in order. After a
+            reconnect the new connection's events follow: they transcribe the audio
+            from its start again, so a display should clear its text when
+            ``on_reconnect`` is called.
+        reconnect_attempts: How many times a connection lost before the flush was
+            confirmed is replaced by a new one that is sent the whole audio again.
+            ``0`` (the default) keeps no audio and fails at once, as live captions
+            want; push-to-talk dictation uses a few.
+        on_reconnect: Called on the event loop with ``(attempt, reason)`` (attempt
+            counts from 1; reason is the one-line error of the lost connection) just
+            before waiting to reconnect.
+        max_replay_s: Seconds of 16 kHz audio kept for reconnects; a longer session
+            stops keeping audio (logged) and is no longer reconnected.
     """
 
     def __init__(
@@ -114,7 +173,12 @@ class StreamingSession:
         connect_timeout: float = 10.0,
         flush_timeout: float = 5.0,
         on_event: Callable[[Event], None] | None = None,
+        reconnect_attempts: int = 0,
+        on_reconnect: Callable[[int, str], None] | None = None,
+        max_replay_s: float = 600.0,
     ) -> None:
+        if reconnect_attempts < 0:
+            raise ValueError("reconnect_attempts must not be negative")
         self.options = options
         self._api_key = api_key
         self._connector = connector
@@ -122,6 +186,9 @@ class StreamingSession:
         self.connect_timeout = connect_timeout
         self.flush_timeout = flush_timeout
         self._on_event = on_event or (lambda event: None)
+        self.reconnect_attempts = reconnect_attempts
+        self._on_reconnect = on_reconnect or (lambda attempt, reason: None)
+        self.max_replay_s = max_replay_s
         self.title = PROVIDER_TITLES.get(options.provider, options.provider)
 
     # -- public -------------------------------------------------------------------
@@ -135,7 +202,11 @@ class StreamingSession:
         protocol = build_protocol(self.options)
         endpoint = protocol.connect_request(self._api_key).url
         candidates = self._schema_candidates(endpoint)
-        feed = _AudioFeed(keep_replay=len(candidates) > 1)
+        feed = _AudioFeed(
+            keep_replay=len(candidates) > 1,
+            keep_all=self.reconnect_attempts > 0,
+            max_replay_bytes=round(self.max_replay_s * protocol.sample_rate) * 2,
+        )
         pump = asyncio.create_task(
             self._pump(source, protocol.sample_rate, feed.queue), name="hark-audio-pump"
         )
@@ -164,39 +235,68 @@ class StreamingSession:
         feed: _AudioFeed,
         pump: asyncio.Task[None],
     ) -> SessionResult:
-        for attempt, schema in enumerate(candidates):
+        index = 0
+        reconnects = 0
+        delays = reconnect_delays()
+        while True:
+            schema = candidates[index]
             protocol = build_protocol(self.options, schema=schema)
             try:
-                result = await self._attempt(protocol, feed, pump)
+                result = await self._attempt(protocol, feed, pump, reconnecting=reconnects > 0)
             except _MetadataRejected as exc:
-                if attempt + 1 < len(candidates):
+                if index + 1 < len(candidates):
                     log.info(
                         "%s rejected the %s metadata schema (%s); retrying with the %s schema",
                         self.title,
                         schema,
                         exc,
-                        candidates[attempt + 1],
+                        candidates[index + 1],
                     )
+                    index += 1
                     continue
                 tried = " and ".join(f"the {s} schema" for s in candidates if s)
                 raise ProviderFailure(
                     f"{self.title} rejected the session settings with {tried}: {exc}. "
                     "Check the endpoint and the options you set."
                 ) from None
+            except _ConnectionLost as lost:
+                if reconnects >= self.reconnect_attempts or feed.overflowed:
+                    raise lost.failure from None
+                reconnects += 1
+                delay = next(delays)
+                log.warning(
+                    "%s; reconnecting in %.1f s (attempt %d of %d) to send the audio again",
+                    lost.failure,
+                    delay,
+                    reconnects,
+                    self.reconnect_attempts,
+                )
+                self._on_reconnect(reconnects, str(lost.failure))
+                await asyncio.sleep(delay)
+                continue
             result.schema = schema
             if len(candidates) > 1 and schema is not None and self._schema_memory is not None:
                 self._schema_memory.set(endpoint, schema)
             return result
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(
-        self, protocol: StreamingProtocol, feed: _AudioFeed, pump: asyncio.Task[None]
+        self,
+        protocol: StreamingProtocol,
+        feed: _AudioFeed,
+        pump: asyncio.Task[None],
+        *,
+        reconnecting: bool = False,
     ) -> SessionResult:
         request = protocol.connect_request(self._api_key)
         log.info("connecting to %s", request.url)
-        conn = await self._connector(
-            request, provider=self.title, open_timeout=self.connect_timeout
-        )
+        try:
+            conn = await self._connector(
+                request, provider=self.title, open_timeout=self.connect_timeout
+            )
+        except (EndpointUnreachableError, SessionTimeout) as exc:
+            if reconnecting:  # the trouble that cost the last connection may be passing
+                raise _ConnectionLost(exc) from None
+            raise
         run = _ConnectionRun(self, protocol, conn)
         try:
             return await run.drive(feed, pump)
@@ -295,12 +395,14 @@ class _ConnectionRun:
         self.result.flush_confirmed = False
         self._emit(FlushAck(synthesized=True))
 
-    def _closed_early(self) -> ProviderFailure:
+    def _closed_early(self) -> _ConnectionLost:
         code = self.conn.close_code
         reason = f" ({self.conn.close_reason})" if self.conn.close_reason else ""
-        return ProviderFailure(
-            f"{self.session.title} closed the connection before the transcript was complete "
-            f"(code {code}{reason})."
+        return _ConnectionLost(
+            ProviderFailure(
+                f"{self.session.title} closed the connection before the transcript was "
+                f"complete (code {code}{reason})."
+            )
         )
 
     async def shutdown(self) -> None:
