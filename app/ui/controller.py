@@ -1,9 +1,10 @@
 """The app's brain: what the tray, the overlay, the settings and the IPC ask for.
 
-One run at a time: live captions (the overlay shows what is said, nothing is typed)
-or dictation from the tray (the transcript goes to the recent list and the clipboard;
-push-to-talk with typing into other windows builds on this). Every failure reaches
-the user as a tray notification plus a line in the overlay, each saying what to do.
+Two activities: push-to-talk dictation (the hotkey, ``hark ptt``/``hark toggle`` and
+the tray all drive :class:`~app.ui.push_to_talk.PushToTalk`; the text lands in the
+window that had focus) and live captions (the overlay shows what is said, nothing is
+typed). Every failure reaches the user as a tray notification plus a line in the
+overlay, each saying what to do.
 
 Signals:
     quit_requested: The user chose Quit.
@@ -17,10 +18,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QClipboard, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
+from app.adapters.history import SqliteHistory
+from app.adapters.hotkeys.base import HotkeyBackend, choose_backend
 from app.adapters.ipc import ipc_address
+from app.adapters.keyboard import choose_keyboard
 from app.adapters.logfile import SecretFilter
 from app.adapters.microphone import MicrophoneSource, list_input_devices
 from app.adapters.secrets import ENV_VARS, KeyringSecretStore, resolve_key
@@ -31,10 +34,15 @@ from app.core.errors import HarkError, MissingKeyError
 from app.core.events import Event, Final, Partial
 from app.core.settings import Settings
 from app.engine.captions import LiveCaptions, LiveSource
-from app.engine.ports import Connector, SchemaMemory
+from app.engine.dictation import Dictation, DictationResult
+from app.engine.insertion import Inserter, Outcome
+from app.engine.ports import Clipboard, Connector, SchemaMemory
 from app.engine.probe import check_connection
 from app.engine.session import PROVIDER_TITLES
+from app.engine.shared_microphone import SharedMicrophone
+from app.ui.clipboard import QtClipboard
 from app.ui.overlay import CaptionOverlay
+from app.ui.push_to_talk import PushToTalk
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.single_instance import InstanceServer
 from app.ui.tray import Tray
@@ -67,8 +75,11 @@ class AppController(QObject):
         schema_memory: SchemaMemory | None,
         devices: Callable[[], list[str]],
         source_factory: Callable[[str], LiveSource],
-        clipboard: QClipboard,
+        clipboard: Clipboard,
         settings: Settings,
+        history: SqliteHistory,
+        inserter: Inserter,
+        hotkey_backend: HotkeyBackend | None,
         first_run: bool = False,
         problems: list[str] | None = None,
     ) -> None:
@@ -86,20 +97,29 @@ class AppController(QObject):
         self.source_factory = source_factory
         self.clipboard = clipboard
         self.settings = settings
+        self.history = history
+        self._microphone: MicrophoneSource | None = None
         self.first_run = first_run
         self.problems = list(problems or [])
-        self.recent: list[str] = []
-        self.mode: str | None = None  # "captions" | "dictation" while a run is active
-        self.run: LiveCaptions | None = None
+        self.run: LiveCaptions | None = None  # live captions, while they run
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.dialog: SettingsDialog | None = None
+        self.ptt = PushToTalk(
+            backend=hotkey_backend,
+            inserter=inserter,
+            make_dictation=self._make_dictation,
+            report=self.report,
+            level=lambda: self._microphone.level if self._microphone is not None else 0.0,
+            show_level=overlay.set_level,
+        )
 
         tray.captions_toggled.connect(self.toggle_captions)
         tray.dictation_toggled.connect(self.toggle_dictation)
         tray.settings_requested.connect(self.open_settings)
         tray.provider_selected.connect(self.select_provider)
         tray.transcript_chosen.connect(self.copy_transcript)
+        tray.transcript_insert_requested.connect(self.reinsert_transcript)
         tray.quit_requested.connect(self.quit_requested.emit)
         server.answer = self.handle_command
 
@@ -110,7 +130,9 @@ class AppController(QObject):
         return self.server.listen()
 
     def start(self, *, open_settings: bool = False, start_captions: bool = False) -> None:
-        """Show the tray; report settings problems; open settings on a first run."""
+        """Show the tray; register the hotkey; report problems; open settings on a first run."""
+        self.ptt.configure(self.settings, rebuild=self.ptt.dictation is None)
+        self.refresh_recent()
         self.tray.show()
         log.info("tray shown")
         for line in self.problems:
@@ -128,9 +150,10 @@ class AppController(QObject):
             self.toggle_captions()
 
     async def shutdown(self) -> None:
-        """Stop any run, close windows and the IPC server."""
+        """Stop any run, finish deliveries, close windows and the IPC server."""
         if self.run is not None:
             self.run.stop()
+        await self.ptt.aclose()
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout=10)
@@ -143,14 +166,21 @@ class AppController(QObject):
             self.dialog.close()
         self.tray.hide()
         self.server.close()
+        self.history.close()
 
     def handle_command(self, command: str) -> str:
         """Answer one IPC command line (a second launch, scripts)."""
         if command == "show-settings":
             self.open_settings()
         elif command == "captions":
-            if self.mode != "captions":
+            if self.run is None:
                 self.toggle_captions()
+        elif command == "toggle":
+            self.ptt.toggle()
+        elif command == "ptt press":
+            self.ptt.key_down()
+        elif command == "ptt release":
+            self.ptt.key_up()
         elif command == "quit":
             self.quit_requested.emit()
         else:
@@ -171,50 +201,95 @@ class AppController(QObject):
         task.add_done_callback(self._tasks.discard)
         return task
 
-    # -- runs: captions and dictation ---------------------------------------------------
+    # -- live captions and dictation --------------------------------------------------
 
     def toggle_captions(self) -> None:
-        """Start live captions, or stop the run in progress."""
-        self._toggle("captions")
-
-    def toggle_dictation(self) -> None:
-        """Start dictation, or stop it (the transcript is then copied)."""
-        self._toggle("dictation")
-
-    def _toggle(self, mode: str) -> None:
+        """Start live captions, or stop them."""
         if self.run is not None:
             self.run.stop()
             return
-        limit = self.settings.captions_limit_min * 60 if mode == "captions" else None
-        self.mode = mode
+        limit = self.settings.captions_limit_min * 60
         self.overlay.clear()
         self.run = LiveCaptions(
             self.settings.provider_options,
             self._api_key,
             self.connector,
-            lambda: self.source_factory(self.settings.microphone),
+            self._open_microphone,
             limit_s=limit or None,
             on_event=self._on_event,
             on_state=self._on_state,
             schema_memory=self.schema_memory,
         )
-        self.tray.set_captions_active(mode == "captions")
-        self.tray.set_dictation_active(mode == "dictation")
-        self._task = self._spawn(self._drive(self.run, mode))
+        self.tray.set_captions_active(True)
+        self._task = self._spawn(self._drive(self.run))
 
-    async def _drive(self, run: LiveCaptions, mode: str) -> None:
+    async def _drive(self, run: LiveCaptions) -> None:
         try:
-            result = await run.run()
+            await run.run()
         finally:
             self.run = None
-            self.mode = None
             self.tray.set_captions_active(False)
-            self.tray.set_dictation_active(False)
-        if mode == "dictation" and result is not None and result.transcript.text:
-            text = result.transcript.text
-            self.add_recent(text)
-            self.clipboard.setText(text)
-            self.overlay.set_status("Dictation copied to the clipboard.")
+
+    def toggle_dictation(self) -> None:
+        """The tray's dictation item: like ``hark toggle``."""
+        self.ptt.toggle()
+        self.tray.set_dictation_active(self.ptt.active)
+
+    def _open_microphone(self) -> LiveSource:
+        source = self.source_factory(self.settings.microphone)
+        self._microphone = source if isinstance(source, MicrophoneSource) else None
+        return source
+
+    def _make_dictation(self) -> Dictation:
+        settings = self.settings
+        shared = None
+        if settings.keep_microphone_open:
+            shared = SharedMicrophone(self._open_microphone)
+            self._spawn(self._start_shared(shared))
+        return Dictation(
+            lambda: self.settings.provider_options(),
+            self._api_key,
+            self.connector,
+            history=self.history,
+            insert=self._insert,
+            on_state=self._on_dictation_state,
+            on_event=self._on_event,
+            source_factory=None if shared is not None else self._open_microphone,
+            shared_microphone=shared,
+            clipboard=self.clipboard,
+            on_result=self._on_result,
+            on_reconnect=self._on_reconnect,
+            schema_memory=self.schema_memory,
+        )
+
+    async def _start_shared(self, shared: SharedMicrophone) -> None:
+        try:
+            await shared.start()
+        except HarkError as exc:
+            self.report("Microphone", str(exc))
+
+    async def _insert(self, text: str, target: object) -> Outcome:
+        outcome = await self.ptt.inserter.insert(
+            text, target=target if isinstance(target, str) else None, method=self.settings.insertion
+        )
+        log.info("dictation: %s (%d characters)", outcome.status, len(text))
+        return outcome
+
+    def _on_dictation_state(self, state: str, message: str) -> None:
+        self.tray.set_dictation_active(self.ptt.active)
+        if state == "connecting":
+            self.overlay.clear()
+        self._on_state(state, message)
+
+    def _on_result(self, result: DictationResult) -> None:
+        self.refresh_recent()
+        if result.status not in ("inserted", "ok") and result.message:
+            self.overlay.set_status(result.message)
+
+    def _on_reconnect(self, attempt: int, reason: str) -> None:
+        self.overlay.clear()
+        self.overlay.set_status(f"Connection lost; reconnecting (attempt {attempt})…")
+        log.warning("reconnecting (attempt %d): %s", attempt, reason)
 
     async def _api_key(self) -> str:
         provider = self.settings.provider
@@ -244,15 +319,22 @@ class AppController(QObject):
         elif message:
             self.overlay.set_status(message)
 
-    def add_recent(self, text: str) -> None:
-        """Put ``text`` first in the tray's recent transcripts."""
-        self.recent = [text, *[t for t in self.recent if t != text]][:RECENT_LIMIT]
-        self.tray.set_recent(self.recent)
+    def refresh_recent(self) -> None:
+        """Show the newest transcripts from history in the tray."""
+        self.tray.set_recent(self.history.recent(RECENT_LIMIT))
 
     def copy_transcript(self, text: str) -> None:
         """Copy a recent transcript to the clipboard."""
-        self.clipboard.setText(text)
+        self.clipboard.set_text(text, transient=False)
         self.overlay.set_status("Copied to the clipboard.")
+
+    def reinsert_transcript(self, text: str) -> None:
+        """Insert a recent transcript into the focused window (after the menu closes)."""
+        self._spawn(self._reinsert(text))
+
+    async def _reinsert(self, text: str) -> None:
+        outcome = await self.ptt.inserter.insert(text, target=None, method=self.settings.insertion)
+        self.overlay.set_status(outcome.message)
 
     # -- settings -----------------------------------------------------------------------
 
@@ -262,6 +344,9 @@ class AppController(QObject):
 
     def apply_settings(self, settings: Settings) -> None:
         """Use and save ``settings``."""
+        rebuild = settings.keep_microphone_open != self.settings.keep_microphone_open or (
+            settings.microphone != self.settings.microphone
+        )
         self.settings = settings
         try:
             self.settings_store.save(settings)
@@ -269,6 +354,8 @@ class AppController(QObject):
             self.report("Settings", f"Could not save the settings: {exc}")
         self.overlay.apply_settings(settings.overlay)
         self.tray.set_provider(settings.provider)
+        self.ptt.configure(settings, rebuild=rebuild)
+        self.history.prune(settings.history_days)
 
     def open_settings(self, *, first_run: bool = False) -> None:
         """Show the settings dialog (raising the open one, if any)."""
@@ -327,6 +414,9 @@ def build_controller(
     """Build the real adapters and widgets (the composition root's one call)."""
     store = SettingsStore()
     loaded = store.load()
+    history = SqliteHistory()
+    history.prune(loaded.settings.history_days)
+    clipboard = QtClipboard()
     ui_state = UiStateStore()
     settings = loaded.settings
     overlay = CaptionOverlay(settings.overlay, ui_state)
@@ -342,8 +432,11 @@ def build_controller(
         schema_memory=FileSchemaMemory(),
         devices=list_input_devices,
         source_factory=lambda device: MicrophoneSource(device),
-        clipboard=QGuiApplication.clipboard(),
+        clipboard=clipboard,
         settings=settings,
+        history=history,
+        inserter=Inserter(choose_keyboard(), clipboard),
+        hotkey_backend=choose_backend(),
         first_run=loaded.first_run,
         problems=loaded.problems,
     )

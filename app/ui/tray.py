@@ -6,7 +6,8 @@ what happens. Signals:
     captions_toggled: Start/stop live captions was chosen.
     provider_selected(str): A provider was picked in the Provider submenu.
     settings_requested: Settings... was chosen.
-    transcript_chosen(str): A recent transcript was clicked (the controller copies it).
+    transcript_chosen(str): Copy was chosen for a recent transcript.
+    transcript_insert_requested(str): Insert was chosen for a recent transcript.
     quit_requested: Quit was chosen.
 """
 
@@ -80,6 +81,7 @@ class Tray(QObject):
     provider_selected = Signal(str)
     settings_requested = Signal()
     transcript_chosen = Signal(str)
+    transcript_insert_requested = Signal(str)
     quit_requested = Signal()
 
     def __init__(self, provider: str, *, tray_available: bool | None = None) -> None:
@@ -181,7 +183,7 @@ class Tray(QObject):
             action.setChecked(True)
 
     def set_recent(self, transcripts: list[str]) -> None:
-        """List recent transcripts, newest first; clicking one emits ``transcript_chosen``."""
+        """List recent transcripts, newest first, each with Copy and Insert."""
         self.recent_menu.clear()
         if not transcripts:
             empty = self.recent_menu.addAction("(none yet)")
@@ -189,9 +191,14 @@ class Tray(QObject):
             return
         for text in transcripts:
             label = text if len(text) <= 60 else text[:57] + "…"
-            action = self.recent_menu.addAction(label.replace("&", "&&"))
-            action.setToolTip(text)
-            action.triggered.connect(lambda _=False, t=text: self.transcript_chosen.emit(t))
+            entry = self.recent_menu.addMenu(label.replace("&", "&&"))
+            entry.setToolTip(text)
+            copy = entry.addAction("Copy")
+            copy.triggered.connect(lambda _=False, t=text: self.transcript_chosen.emit(t))
+            insert = entry.addAction("Insert into the focused window")
+            insert.triggered.connect(
+                lambda _=False, t=text: self.transcript_insert_requested.emit(t)
+            )
 
     def notify(self, title: str, message: str, *, error: bool = False) -> None:
         """A desktop notification (a balloon from the tray icon where there is one)."""

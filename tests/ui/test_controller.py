@@ -21,6 +21,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from app.adapters.history import SqliteHistory
+from app.adapters.keyboard import UnavailableKeyboard
 from app.adapters.secrets import KeyringSecretStore
 from app.adapters.settings_store import SettingsStore, UiStateStore
 from app.adapters.wavfile import WavSource
@@ -28,7 +30,9 @@ from app.adapters.ws_transport import open_connection
 from app.core.errors import HarkError
 from app.core.options import FireworksOptions
 from app.core.settings import OverlaySettings, Settings
+from app.engine.insertion import Inserter
 from app.engine.pacing import RealtimeSource
+from app.ui.clipboard import QtClipboard
 from app.ui.controller import AppController
 from app.ui.overlay import CaptionOverlay
 from app.ui.single_instance import InstanceServer
@@ -111,6 +115,7 @@ def make_controller(
     overlay = CaptionOverlay(OverlaySettings(fade_after_s=0), UiStateStore(tmp_path / "ui.json"))
     qtbot.addWidget(overlay)
     wav = wav or _tone_wav(tmp_path / "tone.wav", 1.5)
+    clipboard = QtClipboard()
     controller = AppController(
         settings_store=SettingsStore(tmp_path / "settings.json"),
         ui_state=UiStateStore(tmp_path / "ui.json"),
@@ -123,10 +128,14 @@ def make_controller(
         schema_memory=None,
         devices=lambda: ["Virtual Mic"],
         source_factory=lambda device: WavMicrophone(wav),
-        clipboard=QGuiApplication.clipboard(),
+        clipboard=clipboard,
         settings=settings,
+        history=SqliteHistory(tmp_path / "history.sqlite3"),
+        inserter=Inserter(UnavailableKeyboard("no desktop in this test"), clipboard),
+        hotkey_backend=None,
         **kwargs,
     )
+    controller.ptt.configure(settings, rebuild=True)
     return controller
 
 
@@ -157,7 +166,7 @@ def test_live_captions_show_partials_then_finals(
     assert states[-1] == "idle"
 
 
-def test_dictation_copies_the_transcript_and_lists_it(
+def test_dictation_saves_then_delivers_and_lists_it(
     qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop
 ) -> None:
     keyring = MemoryKeyring()
@@ -166,19 +175,51 @@ def test_dictation_copies_the_transcript_and_lists_it(
 
     async def scenario() -> AppController:
         async with FireworksEmulator(script, api_key=KEY) as emu:
-            settings = Settings(provider="fireworks", fireworks=FireworksOptions(endpoint=emu.url))
+            settings = Settings(
+                provider="fireworks",
+                fireworks=FireworksOptions(endpoint=emu.url),
+                insertion="clipboard",
+            )
             c = make_controller(qtbot, tmp_path, settings, keyring=keyring)
-            c.toggle_dictation()
+            assert c.handle_command("ptt press") == "ok"
             await until(lambda: c.tray.state == "listening")
             await until(lambda: emu.total_samples > 8000)
-            c.toggle_dictation()
-            await until(lambda: c.run is None)
+            assert c.handle_command("ptt release") == "ok"
+            await until(lambda: c.history.recent(1) == ["Dictated words — done."])
+            await until(lambda: c.tray.state == "idle")
             return c
 
     c = run(loop, scenario())
     assert QGuiApplication.clipboard().text() == "Dictated words — done."
-    assert c.recent == ["Dictated words — done."]
-    assert [a.toolTip() for a in c.tray.recent_menu.actions()] == ["Dictated words — done."]
+    entry = c.history.entries(1)[0]
+    assert entry.outcome == "clipboard"
+    assert [a.menu().toolTip() for a in c.tray.recent_menu.actions()] == ["Dictated words — done."]
+
+
+def test_toggle_from_the_tray_acts_like_hark_toggle(
+    qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop
+) -> None:
+    keyring = MemoryKeyring()
+    keyring.set_password("hark", "fireworks", KEY)
+    script = Script([Utterance("Toggled.", final_at=None)])
+
+    async def scenario() -> AppController:
+        async with FireworksEmulator(script, api_key=KEY) as emu:
+            settings = Settings(
+                provider="fireworks",
+                fireworks=FireworksOptions(endpoint=emu.url),
+                insertion="clipboard",
+            )
+            c = make_controller(qtbot, tmp_path, settings, keyring=keyring)
+            c.tray.dictation_action.trigger()
+            await until(lambda: c.tray.dictation_action.text() == "Stop dictation")
+            await until(lambda: emu.total_samples > 4000)
+            assert c.handle_command("toggle") == "ok"
+            await until(lambda: c.history.recent(1) == ["Toggled."])
+            await until(lambda: c.tray.dictation_action.text() == "Start dictation")
+            return c
+
+    run(loop, scenario())
 
 
 def test_missing_key_tells_the_user_what_to_do(

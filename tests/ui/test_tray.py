@@ -66,17 +66,21 @@ def test_labels_follow_the_run(qtbot: QtBot) -> None:
     assert tray.dictation_action.text() == "Stop dictation"
 
 
-def test_recent_transcripts_click_to_copy(qtbot: QtBot) -> None:
+def test_recent_transcripts_copy_or_insert(qtbot: QtBot) -> None:
     tray = Tray("baseten", tray_available=True)
     assert [a.text() for a in tray.recent_menu.actions()] == ["(none yet)"]
     long = "word " * 30
     tray.set_recent(["Fish & chips.", long])
-    actions = tray.recent_menu.actions()
-    assert actions[0].text() == "Fish && chips."  # & is not eaten as a mnemonic
-    assert actions[1].text().endswith("…")
+    entries = [a.menu() for a in tray.recent_menu.actions()]
+    assert entries[0].title() == "Fish && chips."  # & is not eaten as a mnemonic
+    assert entries[1].title().endswith("…")
+    copy, insert = entries[1].actions()
     with qtbot.waitSignal(tray.transcript_chosen) as chosen:
-        actions[1].trigger()
+        copy.trigger()
     assert chosen.args == [long]
+    with qtbot.waitSignal(tray.transcript_insert_requested) as inserted:
+        insert.trigger()
+    assert inserted.args == [long]
 
 
 def test_without_a_system_tray_a_control_window_replaces_it(qtbot: QtBot) -> None:

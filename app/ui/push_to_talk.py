@@ -1,0 +1,183 @@
+"""Push-to-talk in the app: hotkey -> activation mode -> dictation -> insertion.
+
+The global hotkey, ``hark toggle`` / ``hark ptt press|release`` (IPC) and the tray's
+dictation item all feed the same :class:`~app.core.activation.Activation`, so they
+behave exactly alike. Its ``start`` captures the focused window and presses the
+:class:`~app.engine.dictation.Dictation`; ``stop`` releases it, and the dictation saves
+the transcript to history before the :class:`~app.engine.insertion.Inserter` types or
+pastes it into that window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QTimer
+
+from app.adapters.hotkeys.base import HotkeyBackend, HotkeyError
+from app.core.activation import Activation
+from app.core.errors import SettingError
+from app.core.hotkey import describe_hotkey, parse_hotkey
+from app.core.settings import Settings
+from app.engine.dictation import Dictation
+from app.engine.insertion import Inserter
+
+log = logging.getLogger(__name__)
+
+
+class PushToTalk:
+    """Owns the hotkey registration, the activation state machine and the dictation.
+
+    Args:
+        backend: The platform's hotkey backend, or ``None`` where no global hotkey can
+            be had (then only IPC and the tray drive dictation).
+        inserter: Delivers text to the window that had focus at key-down.
+        make_dictation: Builds the :class:`Dictation` for the current settings.
+        report: Shows a one-line problem to the user (notification + overlay).
+        level: Returns the microphone level (0..1) while capturing, for the meter.
+        show_level: Receives the level every 50 ms while capturing.
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: HotkeyBackend | None,
+        inserter: Inserter,
+        make_dictation: Callable[[], Dictation],
+        report: Callable[[str, str], None],
+        level: Callable[[], float],
+        show_level: Callable[[float], None],
+    ) -> None:
+        self.backend = backend
+        self.inserter = inserter
+        self._make_dictation = make_dictation
+        self._report = report
+        self._level = level
+        self._show_level = show_level
+        self.activation = Activation("hold")
+        self.dictation: Dictation | None = None
+        self.hotkey_text: str | None = None
+        self._tick: asyncio.TimerHandle | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+        self._meter = QTimer()
+        self._meter.setInterval(50)
+        self._meter.timeout.connect(self._update_meter)
+
+    # -- configuration ------------------------------------------------------------------
+
+    def configure(self, settings: Settings, *, rebuild: bool) -> None:
+        """Apply the hotkey, the activation mode and (when ``rebuild``) a new dictation."""
+        self.activation = Activation(settings.hotkey.mode)
+        if rebuild or self.dictation is None:
+            old = self.dictation
+            self.dictation = self._make_dictation()
+            if old is not None:  # let its utterances finish delivering, then let it go
+                task = asyncio.ensure_future(old.aclose())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        if settings.hotkey.hotkey != self.hotkey_text:
+            self._register(settings.hotkey.hotkey)
+
+    def _register(self, text: str) -> None:
+        if self.backend is None:
+            log.info("no global hotkey backend; use `hark ptt press|release` or `hark toggle`")
+            return
+        self.backend.stop()
+        self.hotkey_text = text
+        try:
+            hotkey = parse_hotkey(text)
+            self.backend.start(hotkey, self.key_down, self.key_up, on_error=self._hotkey_failed)
+        except (HotkeyError, SettingError) as exc:
+            self._report("Hotkey", str(exc))
+            return
+        log.info("hotkey registered: %s (%s)", describe_hotkey(hotkey), self.backend.name)
+
+    def _hotkey_failed(self, error: HotkeyError) -> None:
+        self.activation.reset()
+        self._report("Hotkey", str(error))
+
+    # -- entry points: the hotkey and its IPC twins -----------------------------------------
+
+    def key_down(self) -> None:
+        """The hotkey went down (also ``hark ptt press``)."""
+        self._run(self.activation.key_down(self._now()))
+
+    def key_up(self) -> None:
+        """The hotkey came up (also ``hark ptt release``)."""
+        self._run(self.activation.key_up(self._now()))
+
+    def toggle(self) -> None:
+        """``hark toggle`` and the tray's dictation item."""
+        self._run(self.activation.toggle(self._now()))
+
+    @property
+    def active(self) -> bool:
+        """Whether dictation is recording."""
+        return self.activation.active
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    def _run(self, commands: list[Any]) -> None:
+        for command in commands:
+            if command == "start":
+                self._start()
+            elif command == "stop":
+                self._stop()
+        self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        # A release is confirmed only after the debounce time (key bounce): wake then.
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+        wake = self.activation.wakeup_at
+        if wake is not None:
+            loop = asyncio.get_running_loop()
+            self._tick = loop.call_at(
+                wake, lambda: self._run(self.activation.tick(max(loop.time(), wake)))
+            )
+
+    def _start(self) -> None:
+        if self.dictation is None:
+            return
+        target = self.inserter.capture_target()
+        log.info("dictation: press (target window %s)", target)
+        if not self.dictation.press(target):
+            self.activation.reset()
+            return
+        self._meter.start()
+
+    def _stop(self) -> None:
+        log.info("dictation: release")
+        self._meter.stop()
+        self._show_level(0.0)
+        if self.dictation is not None:
+            self.dictation.release()
+
+    def _update_meter(self) -> None:
+        self._show_level(self._level())
+
+    def cancel(self) -> None:
+        """Discard the utterance in progress (Esc)."""
+        self.activation.reset()
+        self._meter.stop()
+        if self.dictation is not None:
+            self.dictation.cancel()
+
+    async def aclose(self) -> None:
+        """Unregister the hotkey, finish deliveries, put the user's clipboard back."""
+        if self.backend is not None:
+            self.backend.stop()
+        self._meter.stop()
+        if self._tick is not None:
+            self._tick.cancel()
+        if self.dictation is not None:
+            await self.dictation.aclose()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        await self.inserter.restore_now()
