@@ -88,7 +88,10 @@ class Inserter:
         modifier_timeout_s: How long to wait for held modifiers to be released.
         poll_s: How often to check the modifiers while waiting.
         paste_delay_s: Pause between taking the clipboard and sending the shortcut,
-            so the new owner is known before the target asks for it.
+            so the new owner is known before the target asks for it. None is needed
+            where taking the clipboard is synchronous: Qt's X11 clipboard confirms the
+            new owner with a round trip, and Windows and macOS set it in the call.
+            Wayland's is asynchronous (the app passes a small delay there).
     """
 
     def __init__(
@@ -99,7 +102,7 @@ class Inserter:
         restore_after_s: float = 0.6,
         modifier_timeout_s: float = 2.0,
         poll_s: float = 0.01,
-        paste_delay_s: float = 0.05,
+        paste_delay_s: float = 0.0,
     ) -> None:
         self.keyboard = keyboard
         self.clipboard = clipboard
@@ -206,7 +209,8 @@ class Inserter:
             log.exception("could not use the clipboard")
             return self._fail(text, "use the clipboard", error)
         try:
-            await asyncio.sleep(self.paste_delay_s)
+            if self.paste_delay_s:
+                await asyncio.sleep(self.paste_delay_s)
             await self.keyboard.paste()
         except Exception as error:
             log.exception("paste failed")

@@ -417,6 +417,7 @@ def build_controller(
     history = SqliteHistory()
     history.prune(loaded.settings.history_days)
     clipboard = QtClipboard()
+    keyboard = choose_keyboard()
     ui_state = UiStateStore()
     settings = loaded.settings
     overlay = CaptionOverlay(settings.overlay, ui_state)
@@ -435,7 +436,9 @@ def build_controller(
         clipboard=clipboard,
         settings=settings,
         history=history,
-        inserter=Inserter(choose_keyboard(), clipboard),
+        inserter=Inserter(
+            keyboard, clipboard, paste_delay_s=0.05 if keyboard.name == "wayland" else 0.0
+        ),
         hotkey_backend=choose_backend(),
         first_run=loaded.first_run,
         problems=loaded.problems,

@@ -27,6 +27,11 @@ from app.engine.insertion import Inserter
 
 log = logging.getLogger(__name__)
 
+# A release is acted on only after this long without a new press. Keyboards debounce
+# their contacts themselves and the hotkey backends suppress auto-repeat, so what is
+# left to absorb are duplicate OS events; every millisecond here delays the flush.
+DEBOUNCE_S = 0.01
+
 
 class PushToTalk:
     """Owns the hotkey registration, the activation state machine and the dictation.
@@ -57,7 +62,7 @@ class PushToTalk:
         self._report = report
         self._level = level
         self._show_level = show_level
-        self.activation = Activation("hold")
+        self.activation = Activation("hold", debounce_s=DEBOUNCE_S)
         self.dictation: Dictation | None = None
         self.hotkey_text: str | None = None
         self._tick: asyncio.TimerHandle | None = None
@@ -70,7 +75,7 @@ class PushToTalk:
 
     def configure(self, settings: Settings, *, rebuild: bool) -> None:
         """Apply the hotkey, the activation mode and (when ``rebuild``) a new dictation."""
-        self.activation = Activation(settings.hotkey.mode)
+        self.activation = Activation(settings.hotkey.mode, debounce_s=DEBOUNCE_S)
         if rebuild or self.dictation is None:
             old = self.dictation
             self.dictation = self._make_dictation()
