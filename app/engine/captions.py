@@ -21,13 +21,9 @@ microphone's message).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
-
-import numpy as np
-import numpy.typing as npt
 
 from app.core.errors import HarkError
 from app.core.events import Event
@@ -35,6 +31,7 @@ from app.core.options import ProviderOptions
 from app.core.providers.base import ConnectRequest
 from app.engine.ports import AudioSource, Connection, Connector, SchemaMemory
 from app.engine.session import PROVIDER_TITLES, SessionResult, StreamingSession
+from app.engine.sources import EndingSource, resolve
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +132,7 @@ class LiveCaptions:
             self._set_state("connecting", f"Connecting to {title}…")
             session = StreamingSession(
                 options,
-                await _resolve(self._api_key_factory()),
+                await resolve(self._api_key_factory()),
                 self._connect,
                 schema_memory=self._schema_memory,
                 on_event=self._on_event,
@@ -148,7 +145,7 @@ class LiveCaptions:
                 return None
             if self.limit_s is not None:
                 timer = asyncio.get_running_loop().call_later(self.limit_s, self._limit)
-            result = await session.run(_Watched(source, self._audio_ended))
+            result = await session.run(EndingSource(source, self._audio_ended))
         except HarkError as exc:
             self._set_state("error", str(exc))
             return None
@@ -209,28 +206,6 @@ class LiveCaptions:
         self.state, self.message = state, message
         log.info("live captions: %s %s", state, message)
         self._on_state(state, message)
-
-
-class _Watched:
-    """The source as the session sees it, telling when its audio ends."""
-
-    def __init__(self, inner: AudioSource, ended: Callable[[], None]) -> None:
-        self.inner = inner
-        self.sample_rate = inner.sample_rate
-        self.channels = inner.channels
-        self._ended = ended
-
-    async def blocks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
-        """Yield the inner blocks; call ``ended`` when they run out."""
-        async for block in self.inner.blocks():
-            yield block
-        self._ended()
-
-
-async def _resolve(value: str | Awaitable[str]) -> str:
-    if inspect.isawaitable(value):
-        return await value
-    return value
 
 
 def _duration(seconds: float | None) -> str:

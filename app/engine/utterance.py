@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
-
-import numpy as np
-import numpy.typing as npt
 
 from app.core.events import Event
 from app.core.options import ProviderOptions
 from app.core.providers.base import ConnectRequest
 from app.core.transcript import Transcript
 from app.engine.captions import LiveSource, State
-from app.engine.ports import AudioSource, Connection
+from app.engine.ports import Connection
 from app.engine.session import StreamingSession
+from app.engine.sources import EndingSource, resolve
 
 if TYPE_CHECKING:
     from app.engine.dictation import Dictation
@@ -105,7 +101,7 @@ class Utterance:
         starting = asyncio.ensure_future(self.source.start())
         starting.add_done_callback(_retrieve)
         try:
-            key = await _resolve(self.owner.api_key_factory())
+            key = await resolve(self.owner.api_key_factory())
             await starting
         except BaseException:
             starting.cancel()
@@ -120,7 +116,7 @@ class Utterance:
             reconnect_attempts=self.owner.reconnect_attempts,
             on_reconnect=self._reconnecting,
         )
-        result = await session.run(_Ending(self.source, self._finishing))
+        result = await session.run(EndingSource(self.source, self._finishing))
         if self.source.error is not None:
             self.device_error = str(self.source.error)
         return result.transcript.text
@@ -172,28 +168,6 @@ class Utterance:
             if not self.reconnecting:
                 self.message = FINISHING
             self.owner.refresh()
-
-
-class _Ending:
-    """The source as the session sees it, calling ``ended`` when its audio ends."""
-
-    def __init__(self, inner: AudioSource, ended: Callable[[], None]) -> None:
-        self.inner = inner
-        self.sample_rate = inner.sample_rate
-        self.channels = inner.channels
-        self._ended = ended
-
-    async def blocks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
-        """Yield the inner blocks; call ``ended`` when they run out."""
-        async for block in self.inner.blocks():
-            yield block
-        self._ended()
-
-
-async def _resolve(value: str | Awaitable[str]) -> str:
-    if inspect.isawaitable(value):
-        return await value
-    return value
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:
