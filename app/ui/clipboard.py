@@ -26,6 +26,7 @@ snapshot restores an empty clipboard.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import struct
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QClipboard, QGuiApplication
+from shiboken6 import Shiboken
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +125,7 @@ class QtClipboard:
             for name, value in transient_hints(self._platform).items():
                 data.setData(name, value)
         self._ours, self._text = data, text
-        self._clipboard.setMimeData(data)
+        self._place(data)
         if transient and self._platform == "darwin":
             _mark_transient_macos()
 
@@ -158,7 +160,43 @@ class QtClipboard:
             data.setData(name, value)
         if snapshot.image is not None:
             data.setImageData(snapshot.image)
+        self._place(data)
+
+    def _place(self, data: QMimeData) -> None:
         self._clipboard.setMimeData(data)
+
+    def release(self) -> None:
+        """Hand the clipboard entry over to Qt before quitting (see :func:`release_clipboard`)."""
+        release_clipboard()
+        self._ours = None
+
+
+def release_clipboard() -> None:
+    """Swap a clipboard entry created from Python for an equivalent one Qt made itself.
+
+    A ``QMimeData`` created from Python and still on the clipboard when the process
+    ends is destroyed by Qt's exit handlers after Python has gone, and PySide's clean-up
+    for it then crashes the process (PySide6 6.11: exit status 139 after an otherwise
+    clean run). Text and images survive the swap; other formats of such an entry are
+    lost, but only at exit. The app calls it at quit; it is also registered with
+    :mod:`atexit` as a safety net (tests, other exit paths).
+    """
+    app = QGuiApplication.instance()
+    if app is None:
+        return
+    clipboard = QGuiApplication.clipboard()
+    current = clipboard.mimeData()
+    if current is None or not Shiboken.createdByPython(current):
+        return
+    if current.hasText():
+        clipboard.setText(current.text())
+    elif current.hasImage():
+        clipboard.setImage(current.imageData())
+    else:
+        clipboard.clear()
+
+
+atexit.register(release_clipboard)
 
 
 def _mark_transient_macos() -> None:

@@ -112,6 +112,7 @@ class AppController(QObject):
             report=self.report,
             level=lambda: self._microphone.level if self._microphone is not None else 0.0,
             show_level=overlay.set_level,
+            meter_parent=self,
         )
 
         tray.captions_toggled.connect(self.toggle_captions)
@@ -167,6 +168,8 @@ class AppController(QObject):
         self.tray.hide()
         self.server.close()
         self.history.close()
+        if isinstance(self.clipboard, QtClipboard):
+            self.clipboard.release()
 
     def handle_command(self, command: str) -> str:
         """Answer one IPC command line (a second launch, scripts)."""

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer
 
 from app.adapters.hotkeys.base import HotkeyBackend, HotkeyError
 from app.core.activation import Activation
@@ -44,6 +44,8 @@ class PushToTalk:
         report: Shows a one-line problem to the user (notification + overlay).
         level: Returns the microphone level (0..1) while capturing, for the meter.
         show_level: Receives the level every 50 ms while capturing.
+        meter_parent: The Qt object that owns the meter's timer (so Qt, not Python's
+            garbage collector, destroys it, before the application goes away).
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class PushToTalk:
         report: Callable[[str, str], None],
         level: Callable[[], float],
         show_level: Callable[[float], None],
+        meter_parent: QObject | None = None,
     ) -> None:
         self.backend = backend
         self.inserter = inserter
@@ -67,7 +70,7 @@ class PushToTalk:
         self.hotkey_text: str | None = None
         self._tick: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()
-        self._meter = QTimer()
+        self._meter = QTimer(meter_parent)
         self._meter.setInterval(50)
         self._meter.timeout.connect(self._update_meter)
 

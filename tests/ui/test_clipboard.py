@@ -6,7 +6,11 @@ checked in tests/x11/test_insertion_x11.py.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData
@@ -14,6 +18,7 @@ from PySide6.QtGui import QClipboard, QColor, QImage
 from PySide6.QtWidgets import QApplication
 
 from app.ui.clipboard import KDE_HINT, WINDOWS_HINTS, ClipboardSnapshot, QtClipboard
+from tests.helpers import ROOT
 
 
 @pytest.fixture
@@ -104,3 +109,24 @@ def test_restoring_an_empty_clipboard_empties_it(board: QClipboard) -> None:
 def test_restore_rejects_foreign_objects(board: QClipboard) -> None:
     with pytest.raises(TypeError):
         QtClipboard(board).restore({"text": "x"})
+
+
+def test_a_process_that_set_the_clipboard_exits_cleanly(tmp_path: Path) -> None:
+    """PySide crashed at exit (status 139) when our QMimeData was still on the clipboard."""
+    script = (
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from app.ui.clipboard import QtClipboard\n"
+        "QtClipboard().set_text('still on the clipboard', transient=True)\n"
+        "print('done')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "done"
+    assert done.returncode == 0, done.stderr
