@@ -15,7 +15,7 @@ from typing import Any
 
 from app.adapters.secrets import ENV_VARS, KeyringSecretStore
 from app.core.errors import HarkError
-from app.engine.session import PROVIDER_TITLES
+from app.core.options import PROVIDER_TITLES
 
 PROVIDERS = tuple(ENV_VARS)
 

@@ -29,10 +29,10 @@ from app.core.events import (
     SessionEnded,
     SessionReady,
 )
-from app.core.options import BasetenOptions
+from app.core.options import KEYED_PROVIDERS, PROVIDER_TITLES, BasetenOptions
 from app.core.providers.base import build_protocol
 from app.engine.pacing import RealtimeSource
-from app.engine.session import PROVIDER_TITLES, StreamingSession
+from app.engine.session import StreamingSession
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
         "session, paced like a live microphone, and print the transcript.",
     )
     p.add_argument("audio_file", metavar="AUDIO_FILE", help="a PCM WAV file")
-    p.add_argument("--provider", required=True, choices=sorted(PROVIDER_TITLES))
+    p.add_argument("--provider", required=True, choices=sorted(KEYED_PROVIDERS))
     p.add_argument("--fast", action="store_true", help="send as fast as possible, not real time")
     p.add_argument("--format", choices=("text", "jsonl"), default="text", dest="output_format")
     p.add_argument(

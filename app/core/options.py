@@ -208,6 +208,57 @@ class FireworksOptions(ProviderOptions):
     word_timestamps: bool = option(True, "Ask for word and segment timestamps")
 
 
+MODEL_SIZES = (
+    "tiny", "tiny.en", "base", "base.en", "small", "small.en",
+    "medium", "medium.en", "large-v3", "large-v3-turbo",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LocalOptions(ProviderOptions):
+    """The local, offline engine (faster-whisper with Silero VAD); no account needed.
+
+    ``model`` is a size from :data:`MODEL_SIZES` (downloaded once into the cache) or
+    the path of a folder holding a CTranslate2 Whisper model.
+    """
+
+    provider: ClassVar[str] = "local"
+
+    model: str = option("base", "Model size (tiny ... large-v3-turbo) or a model folder path")
+    device: str = option("auto", "Where inference runs", choices=("auto", "cpu", "cuda"))
+    compute_type: str = option(
+        "auto",
+        "Numeric precision (auto: int8 on CPU, float16 on CUDA)",
+        choices=("auto", "int8", "int8_float16", "float16", "float32"),
+    )
+    language: str = option("auto", "Spoken language code, or 'auto' to detect", kind="language")
+    prompt: str = option("", "Text that primes the vocabulary and style")
+    word_timestamps: bool = option(False, "Ask for per-word timestamps")
+    partials: bool = option(True, "Show partial transcripts while speaking")
+    partial_interval_s: float = option(
+        1.0, "Seconds of new audio between partial transcripts", min=0.2, max=10.0
+    )
+    vad_threshold: float = option(0.5, "Speech probability threshold of the VAD", min=0.0, max=1.0)
+    vad_min_silence_ms: int = option(500, "Silence (ms) that ends an utterance", min=0, max=10000)
+    beam_width: int = option(1, "Beam search width (1 = greedy, fastest)", min=1, max=10)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.model.strip():
+            raise SettingError("model", "name a model size or a model folder")
+
+
+PROVIDER_TITLES = {
+    "baseten": "Baseten",
+    "together": "Together AI",
+    "fireworks": "Fireworks",
+    "local": "Local (offline)",
+}
+"""How each provider is named to the user."""
+
+KEYED_PROVIDERS = ("baseten", "together", "fireworks")
+"""Providers that need an API key (the local engine needs none)."""
+
 OPTIONS_BY_PROVIDER: dict[str, type[ProviderOptions]] = {
-    cls.provider: cls for cls in (BasetenOptions, TogetherOptions, FireworksOptions)
+    cls.provider: cls for cls in (BasetenOptions, TogetherOptions, FireworksOptions, LocalOptions)
 }

@@ -24,6 +24,7 @@ from app.core.options import (
     OPTIONS_BY_PROVIDER,
     BasetenOptions,
     FireworksOptions,
+    LocalOptions,
     ProviderOptions,
     TogetherOptions,
     check_field,
@@ -32,7 +33,7 @@ from app.core.options import (
 
 SCHEMA_VERSION = 1
 
-PROVIDERS = ("baseten", "together", "fireworks")
+PROVIDERS = ("baseten", "together", "fireworks", "local")
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Settings:
     baseten: BasetenOptions = field(default_factory=BasetenOptions)
     together: TogetherOptions = field(default_factory=TogetherOptions)
     fireworks: FireworksOptions = field(default_factory=FireworksOptions)
+    local: LocalOptions = field(default_factory=LocalOptions)
     microphone: str = option("", "Input device name (empty: the system default)")
     insertion: str = option(
         "paste",

@@ -27,10 +27,10 @@ from typing import Literal, Protocol
 
 from app.core.errors import HarkError
 from app.core.events import Event
-from app.core.options import ProviderOptions
+from app.core.options import PROVIDER_TITLES, ProviderOptions
 from app.core.providers.base import ConnectRequest
 from app.engine.ports import AudioSource, Connection, Connector, SchemaMemory
-from app.engine.session import PROVIDER_TITLES, SessionResult, StreamingSession
+from app.engine.session import SessionResult, StreamingSession
 from app.engine.sources import EndingSource, resolve
 
 log = logging.getLogger(__name__)

@@ -54,11 +54,10 @@ from typing import Protocol
 
 from app.core.errors import HarkError
 from app.core.events import Event
-from app.core.options import ProviderOptions
+from app.core.options import PROVIDER_TITLES, ProviderOptions
 from app.engine.captions import LiveSource, State
 from app.engine.dictation_text import continue_text
 from app.engine.ports import Clipboard, Connector, History, SchemaMemory
-from app.engine.session import PROVIDER_TITLES
 from app.engine.shared_microphone import SharedMicrophone
 from app.engine.utterance import FINISHING, Utterance
 

@@ -41,14 +41,12 @@ from app.core.events import (
     ProviderError,
     SessionEnded,
 )
-from app.core.options import BasetenOptions, ProviderOptions
+from app.core.options import PROVIDER_TITLES, BasetenOptions, ProviderOptions
 from app.core.providers.base import StreamingProtocol, build_protocol
 from app.core.transcript import Transcript
 from app.engine.ports import AudioSource, Connection, Connector, SchemaMemory
 
 log = logging.getLogger(__name__)
-
-PROVIDER_TITLES = {"baseten": "Baseten", "together": "Together AI", "fireworks": "Fireworks"}
 
 
 class _MetadataRejected(Exception):

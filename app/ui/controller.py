@@ -32,13 +32,13 @@ from app.adapters.state import FileSchemaMemory
 from app.adapters.ws_transport import open_connection
 from app.core.errors import HarkError, MissingKeyError
 from app.core.events import Event, Final, Partial
+from app.core.options import PROVIDER_TITLES
 from app.core.settings import Settings
 from app.engine.captions import LiveCaptions, LiveSource
 from app.engine.dictation import Dictation, DictationResult
 from app.engine.insertion import Inserter, Outcome
 from app.engine.ports import Clipboard, Connector, SchemaMemory
 from app.engine.probe import check_connection
-from app.engine.session import PROVIDER_TITLES
 from app.engine.shared_microphone import SharedMicrophone
 from app.ui.clipboard import QtClipboard
 from app.ui.overlay import CaptionOverlay

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import HarkError
-from app.core.options import OPTIONS_BY_PROVIDER
+from app.core.options import KEYED_PROVIDERS, OPTIONS_BY_PROVIDER
 from app.core.settings import PROVIDERS, HotkeySettings, OverlaySettings, Settings
 from app.ui.widgets import settings_labels as text
 from app.ui.widgets.api_key import ApiKeyField, SecretStore
@@ -180,9 +180,10 @@ class SettingsDialog(QDialog):
                 placeholders=text.PLACEHOLDERS.get(provider),
                 multiline=("prompt",),
             )
-            key = ApiKeyField(provider, text.PROVIDER_TITLES[provider], secrets)
-            form.add_row("API key", key)
-            self.key_fields[provider] = key
+            if provider in KEYED_PROVIDERS:
+                key = ApiKeyField(provider, text.PROVIDER_TITLES[provider], secrets)
+                form.add_row("API key", key)
+                self.key_fields[provider] = key
             self.general_forms[provider] = form
             self.general_stack.add(form)
             self._page_of[id(form)] = GENERAL
@@ -352,7 +353,8 @@ class SettingsDialog(QDialog):
         self.test_button.setText("Testing…")
         title = text.PROVIDER_TITLES[settings.provider]
         show_message(self.test_result, f"Connecting to {title}…", None)
-        self.test_requested.emit(settings, self.key_fields[settings.provider].typed_key())
+        field = self.key_fields.get(settings.provider)
+        self.test_requested.emit(settings, field.typed_key() if field is not None else "")
 
     @Slot(bool, str)
     def show_test_result(self, ok: bool, message: str) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.options import PROVIDER_TITLES
 from app.ui.icons import state_icon
 
 STATES = ("idle", "connecting", "listening", "finishing", "error")
@@ -35,7 +36,6 @@ STATE_TEXT = {
     "finishing": "Finishing…",
     "error": "Error",
 }
-PROVIDER_TITLES = {"baseten": "Baseten", "together": "Together AI", "fireworks": "Fireworks"}
 
 
 class ControlWindow(QWidget):

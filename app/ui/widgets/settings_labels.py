@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-PROVIDER_TITLES = {"baseten": "Baseten", "together": "Together AI", "fireworks": "Fireworks"}
+from app.core.options import PROVIDER_TITLES
+
+__all__ = ["PROVIDER_TITLES"]
 
 PAGES = ("General", "Provider options", "Microphone", "Dictation", "Captions", "Overlay")
 
