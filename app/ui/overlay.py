@@ -10,7 +10,7 @@ Focus and input (platform.md §4): the window flags make it a frameless, stay-on
 tool window that does not accept focus and lets the mouse through. On X11 it also
 bypasses the window manager (override-redirect), without which openbox swallows the
 clicks. Windows and macOS get small native fix-ups when the window is shown
-(:func:`_native_fixups`).
+(:func:`app.ui.overlay_native.native_fixups`).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from PySide6.QtWidgets import QWidget
 from app.adapters.settings_store import UiStateStore
 from app.core.settings import OverlaySettings
 from app.core.transcript import join_pieces
+from app.ui.overlay_native import native_fixups
 
 log = logging.getLogger("app.ui.overlay")
 
@@ -415,53 +416,4 @@ class CaptionOverlay(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         """Apply the per-platform no-activate and click-through fix-ups once native."""
         super().showEvent(event)
-        _native_fixups(int(self.winId()))
-
-
-# -- native fix-ups: small on purpose, one per platform, chosen at import ------------------
-
-if sys.platform == "win32":
-    import ctypes
-
-    def _native_fixups(hwnd: int) -> None:
-        """Add WS_EX_NOACTIVATE | WS_EX_TOOLWINDOW | WS_EX_TRANSPARENT to the window.
-
-        Qt maps WindowTransparentForInput to WS_EX_LAYERED | WS_EX_TRANSPARENT but never
-        sets WS_EX_NOACTIVATE; TOOLWINDOW also keeps the overlay out of Alt-Tab.
-        """
-        gwl_exstyle = -20
-        wanted = 0x08000000 | 0x00000080 | 0x00000020  # NOACTIVATE | TOOLWINDOW | TRANSPARENT
-        user32 = ctypes.windll.user32
-        user32.GetWindowLongPtrW.restype = ctypes.c_ssize_t
-        user32.GetWindowLongPtrW.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        user32.SetWindowLongPtrW.restype = ctypes.c_ssize_t
-        user32.SetWindowLongPtrW.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_ssize_t]
-        style = user32.GetWindowLongPtrW(hwnd, gwl_exstyle)
-        if style & wanted != wanted:
-            user32.SetWindowLongPtrW(hwnd, gwl_exstyle, style | wanted)
-
-elif sys.platform == "darwin":
-
-    def _native_fixups(view: int) -> None:
-        """Make the NSPanel behave like a caption overlay, if PyObjC is installed.
-
-        Status-window level, on every Space and over full-screen apps, not hidden while
-        Hark is inactive (an agent app never is active), and mouse events pass through.
-        """
-        try:
-            import objc  # PyObjC is optional: without it Qt's own flags are all we get
-        except ImportError:
-            return
-        window = objc.objc_object(c_void_p=view).window()
-        if window is None:
-            return
-        window.setLevel_(25)  # NSStatusWindowLevel
-        # CanJoinAllSpaces | Stationary | IgnoresCycle | FullScreenAuxiliary
-        window.setCollectionBehavior_((1 << 0) | (1 << 4) | (1 << 6) | (1 << 8))
-        window.setHidesOnDeactivate_(False)
-        window.setIgnoresMouseEvents_(True)
-
-else:
-
-    def _native_fixups(window_id: int) -> None:
-        """Nothing to add on X11 and Wayland: the Qt flags cover them."""
+        native_fixups(int(self.winId()))
