@@ -16,6 +16,7 @@ from typing import Any
 from app.adapters.secrets import KeyringSecretStore, resolve_key
 from app.adapters.state import FileSchemaMemory
 from app.adapters.wavfile import WavSource
+from app.adapters.whisper import whisper_factories
 from app.adapters.ws_transport import open_connection
 from app.cli.option_flags import add_option_flags, flag_name, options_from_args
 from app.core.errors import ProviderFailure, SettingError
@@ -29,12 +30,23 @@ from app.core.events import (
     SessionEnded,
     SessionReady,
 )
-from app.core.options import KEYED_PROVIDERS, PROVIDER_TITLES, BasetenOptions
+from app.core.options import (
+    KEYED_PROVIDERS,
+    OPTIONS_BY_PROVIDER,
+    PROVIDER_TITLES,
+    BasetenOptions,
+    LocalOptions,
+)
 from app.core.providers.base import build_protocol
+from app.engine.local_connector import LocalConnector
+from app.engine.local_server import LocalEngine
 from app.engine.pacing import RealtimeSource
 from app.engine.session import StreamingSession
 
 log = logging.getLogger(__name__)
+
+LOCAL_FLUSH_TIMEOUT_S = 60.0
+"""The local engine transcribes the last utterance after the flush: a slow CPU needs time."""
 
 _EVENT_TYPES: dict[type, str] = {
     Partial: "partial",
@@ -56,7 +68,7 @@ def register(sub: Any) -> None:
         "session, paced like a live microphone, and print the transcript.",
     )
     p.add_argument("audio_file", metavar="AUDIO_FILE", help="a PCM WAV file")
-    p.add_argument("--provider", required=True, choices=sorted(KEYED_PROVIDERS))
+    p.add_argument("--provider", required=True, choices=sorted(OPTIONS_BY_PROVIDER))
     p.add_argument("--fast", action="store_true", help="send as fast as possible, not real time")
     p.add_argument("--format", choices=("text", "jsonl"), default="text", dest="output_format")
     p.add_argument(
@@ -65,9 +77,10 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--flush-timeout",
         type=float,
-        default=5.0,
+        default=None,
         metavar="S",
-        help="how long to wait for the provider after the end of the audio (5 s)",
+        help="how long to wait for the provider after the end of the audio "
+        f"(5 s; {LOCAL_FLUSH_TIMEOUT_S:g} s for the local engine, which transcribes then)",
     )
     add_option_flags(p)
 
@@ -89,8 +102,10 @@ async def run(args: argparse.Namespace) -> int:
     except SettingError as exc:
         raise SettingError(flag_name(exc.name), exc.message) from None
     source = WavSource(args.audio_file)
-    key, where = resolve_key(KeyringSecretStore(), args.provider, title)
-    log.info("using the %s API key from the %s", title, where)
+    key = ""  # the local engine needs none
+    if args.provider in KEYED_PROVIDERS:
+        key, where = resolve_key(KeyringSecretStore(), args.provider, title)
+        log.info("using the %s API key from the %s", title, where)
     if isinstance(options, BasetenOptions) and options.schema == "legacy":
         protocol = build_protocol(options, schema="legacy")
         ignored: list[str] = getattr(protocol, "unsupported_options", lambda: [])()
@@ -105,16 +120,23 @@ async def run(args: argparse.Namespace) -> int:
         if args.output_format == "jsonl":
             print(json.dumps(event_to_json(event), ensure_ascii=False), flush=True)
 
+    flush_timeout = args.flush_timeout
+    if flush_timeout is None:
+        flush_timeout = LOCAL_FLUSH_TIMEOUT_S if isinstance(options, LocalOptions) else 5.0
+    connector = LocalConnector(_local_engine, fallback=open_connection)
     session = StreamingSession(
         options,
         key,
-        open_connection,
+        connector,
         schema_memory=FileSchemaMemory(),
         connect_timeout=args.connect_timeout,
-        flush_timeout=args.flush_timeout,
+        flush_timeout=flush_timeout,
         on_event=on_event,
     )
-    result = await session.run(source if args.fast else RealtimeSource(source))
+    try:
+        result = await session.run(source if args.fast else RealtimeSource(source))
+    finally:
+        await connector.aclose()
     if args.output_format == "text":
         print(result.transcript.text, flush=True)
     if errors:
@@ -124,3 +146,8 @@ async def run(args: argparse.Namespace) -> int:
     if not result.flush_confirmed:
         log.info("%s sent nothing after the end of the audio; assumed complete", title)
     return 0
+
+
+def _local_engine(options: LocalOptions) -> LocalEngine:
+    """The local engine for ``options``' model (one session: a file)."""
+    return LocalEngine(*whisper_factories(options), max_sessions=1)

@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from app.core.local_types import TranscriptionResult
 from app.core.providers.base import ConnectRequest
 
 
@@ -128,3 +129,70 @@ class History(Protocol):
 
     def recent(self, limit: int = 10) -> list[str]:
         """The newest transcripts first."""
+
+
+class ServerConnection(Connection, Protocol):
+    """The server's end of a connection (``hark serve``, the in-process local provider).
+
+    Like :class:`Connection`, but the server closes with a code of its choosing (1011
+    after a refused metadata frame, 1013 when busy).
+    """
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close with ``code`` and ``reason`` and wait for it to be closed."""
+
+
+class Transcriber(Protocol):
+    """Speech to text for the local engine (faster-whisper in ``app.adapters.whisper``).
+
+    Both methods block (for up to seconds): the engine calls them in an executor, never
+    on the event loop.
+    """
+
+    def load(self) -> None:
+        """Load the model now, if not loaded yet; ``transcribe`` also loads on first use.
+
+        Raises:
+            HarkError: The model is missing or cannot be loaded (a one-line message).
+        """
+
+    def transcribe(
+        self,
+        audio: npt.NDArray[np.float32],
+        *,
+        language: str | None,
+        prompt: str,
+        word_timestamps: bool,
+        beam_size: int,
+        partial: bool = False,
+    ) -> TranscriptionResult:
+        """Transcribe 16 kHz mono float32 ``audio`` (one utterance, at most 30 s).
+
+        Args:
+            audio: The samples.
+            language: A language code, or ``None`` to detect it.
+            prompt: Text that primes the vocabulary and style (may be empty).
+            word_timestamps: Also time each word.
+            beam_size: Beam search width (1 = greedy).
+            partial: A throw-away hypothesis (a partial): the implementation may trade
+                accuracy for speed (no temperature fallback).
+        """
+
+
+class Vad(Protocol):
+    """Voice activity detection over 512-sample windows of 16 kHz audio, stateful.
+
+    Attributes:
+        threshold: The speech threshold it was made for (the engine's endpointing uses it).
+    """
+
+    threshold: float
+
+    def speech_probability(self, window: npt.NDArray[np.float32]) -> float:
+        """The probability that ``window`` (exactly 512 samples) is speech, 0..1.
+
+        Fast (well under a millisecond); each call continues from the previous ones.
+        """
+
+    def reset(self) -> None:
+        """Forget the stream so far (a new stream starts)."""

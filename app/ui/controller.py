@@ -29,14 +29,17 @@ from app.adapters.microphone import MicrophoneSource, list_input_devices
 from app.adapters.secrets import ENV_VARS, KeyringSecretStore, resolve_key
 from app.adapters.settings_store import SettingsStore, UiStateStore
 from app.adapters.state import FileSchemaMemory
+from app.adapters.whisper import whisper_factories
 from app.adapters.ws_transport import open_connection
 from app.core.errors import HarkError, MissingKeyError
 from app.core.events import Event, Final, Partial
-from app.core.options import PROVIDER_TITLES
+from app.core.options import KEYED_PROVIDERS, PROVIDER_TITLES, LocalOptions
 from app.core.settings import Settings
 from app.engine.captions import LiveCaptions, LiveSource
 from app.engine.dictation import Dictation, DictationResult
 from app.engine.insertion import Inserter, Outcome
+from app.engine.local_connector import LocalConnector
+from app.engine.local_server import LocalEngine
 from app.engine.ports import Clipboard, Connector, SchemaMemory
 from app.engine.probe import check_connection
 from app.engine.shared_microphone import SharedMicrophone
@@ -296,6 +299,8 @@ class AppController(QObject):
 
     async def _api_key(self) -> str:
         provider = self.settings.provider
+        if provider not in KEYED_PROVIDERS:
+            return ""  # the local engine needs no key
         title = PROVIDER_TITLES[provider]
         loop = asyncio.get_running_loop()
         try:  # the keyring may talk D-Bus: keep it off the Qt thread
@@ -390,13 +395,13 @@ class AppController(QObject):
         dialog = self.dialog
         try:
             key = typed_key
-            if not key:
+            if not key and settings.provider in KEYED_PROVIDERS:
                 provider = settings.provider
                 loop = asyncio.get_running_loop()
                 key, _ = await loop.run_in_executor(
                     None, resolve_key, self.secrets, provider, PROVIDER_TITLES[provider]
                 )
-            if self.secret_filter is not None:
+            if self.secret_filter is not None and key:
                 self.secret_filter.add(key)
             message = await check_connection(
                 settings.provider_options(), key, self.connector, schema_memory=self.schema_memory
@@ -432,7 +437,7 @@ def build_controller(
         server=InstanceServer(address or ipc_address()),
         tray=Tray(settings.provider),
         overlay=overlay,
-        connector=open_connection,
+        connector=LocalConnector(_local_engine, fallback=open_connection),
         schema_memory=FileSchemaMemory(),
         devices=list_input_devices,
         source_factory=lambda device: MicrophoneSource(device),
@@ -447,3 +452,8 @@ def build_controller(
         problems=loaded.problems,
     )
     return controller
+
+
+def _local_engine(options: LocalOptions) -> LocalEngine:
+    """The in-process local engine for ``options``' model (captions, dictation, a test)."""
+    return LocalEngine(*whisper_factories(options), max_sessions=3)

@@ -144,7 +144,7 @@ def build_protocol(options: ProviderOptions, *, schema: str | None = None) -> St
         schema: Baseten only: the concrete metadata schema (``"current"`` or
             ``"legacy"``) to use this connection; the engine resolves ``"auto"``.
     """
-    from app.core.options import BasetenOptions, FireworksOptions, TogetherOptions
+    from app.core.options import BasetenOptions, FireworksOptions, LocalOptions, TogetherOptions
 
     if isinstance(options, BasetenOptions):
         from app.core.providers.baseten import BasetenProtocol
@@ -158,4 +158,8 @@ def build_protocol(options: ProviderOptions, *, schema: str | None = None) -> St
         from app.core.providers.fireworks import FireworksProtocol
 
         return FireworksProtocol(options)
+    if isinstance(options, LocalOptions):
+        from app.core.providers.local import LocalProtocol
+
+        return LocalProtocol(options)
     raise TypeError(f"no protocol for {type(options).__name__}")
