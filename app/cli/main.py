@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
-from app.cli import keys, remote, transcribe
+from app.cli import keys, models, remote, serve, transcribe
 from app.core.errors import HarkError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.register(sub)
     keys.register(sub)
     remote.register(sub)
+    models.register(sub)
+    serve.register(sub)
     return parser
 
 
@@ -65,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(transcribe.run(args))
         if args.command in ("toggle", "ptt"):
             return remote.run(args)
+        if args.command == "models":
+            return models.run(args)
+        if args.command == "serve":
+            return serve.run(args)
         return keys.run(args)
     except HarkError as exc:
         print(f"hark: error: {exc}", file=sys.stderr)

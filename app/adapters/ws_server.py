@@ -1,0 +1,235 @@
+"""The WebSocket server behind ``hark serve``: Baseten's streaming endpoint, self-hosted.
+
+Each connection is wrapped as the engine's ``Connection`` port and handed to the
+engine (``LocalEngine.serve``), which speaks the Baseten protocol on it. This module
+only does what happens around that: the listening socket, the path, the token, the
+bound on concurrent sessions.
+
+Paths: Baseten's ``/environments/production/websocket`` (what its URLs end with, so a
+client only changes the host) and ``/``; anything else gets HTTP 404 naming the path.
+
+Auth: with a token, the handshake must carry ``Authorization: Api-Key <token>``
+(``Bearer <token>`` is accepted too, as Baseten's v2 docs do), else HTTP 401 before the
+upgrade. Listening on anything but loopback without a token is refused. The token is
+never logged.
+
+Past ``max_sessions`` concurrent sessions a client is upgraded, sent Baseten's error
+frame (``recoverable: false``) and closed with 1013 (try again later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import ssl
+import time
+from collections.abc import Awaitable
+from http import HTTPStatus
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as ws_serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from app.core.errors import HarkError
+from app.core.local_protocol import BasetenServerProtocol
+from app.core.urls import is_loopback_host
+
+log = logging.getLogger(__name__)
+
+BASETEN_PATH = "/environments/production/websocket"
+TOKEN_ENV = "HARK_SERVE_TOKEN"
+CLOSE_TRY_AGAIN_LATER = 1013
+
+
+class ServeRefused(HarkError):
+    """The server would not start (e.g. a network address without a token)."""
+
+
+class SessionEngine(Protocol):
+    """What the server needs from the engine: one protocol session per connection."""
+
+    def serve(self, conn: ServerWebSocket) -> Awaitable[None]:
+        """Run one session on ``conn`` until it ends."""
+
+
+class ServerWebSocket:
+    """An accepted connection: the engine's ``Connection`` port over websockets."""
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self._ws = ws
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    @property
+    def remote(self) -> str:
+        """The client's address, for logs."""
+        address = self._ws.remote_address
+        return f"{address[0]}:{address[1]}" if address else "?"
+
+    async def send(self, frame: str | bytes) -> None:
+        """Send one frame; a closed connection is noticed by ``recv``, not here."""
+        try:
+            await self._ws.send(frame)
+        except ConnectionClosed:
+            log.debug("send on a closed connection dropped")
+
+    async def recv(self) -> str | bytes | None:
+        """Return the next frame, or ``None`` when the connection has closed."""
+        try:
+            return await self._ws.recv()
+        except ConnectionClosed as exc:
+            frame = exc.rcvd or exc.sent
+            self.close_code = frame.code if frame else 1006
+            self.close_reason = frame.reason if frame else "connection lost"
+            return None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close (1000 unless told otherwise) and wait for the closing handshake."""
+        await self._ws.close(code, reason)
+
+
+def baseten_error(message: str, *, recoverable: bool) -> str:
+    """Baseten's ``error`` frame (protocols.md §1.4 d) as JSON text."""
+    return BasetenServerProtocol().error(
+        message, recoverable=recoverable, now=round(time.time(), 3)
+    )
+
+
+class HarkServer:
+    """A running ``hark serve`` listener (from :func:`serve`).
+
+    Attributes:
+        host: The address it was asked to listen on.
+        port: The port it listens on (the first socket's, when ``port=0``).
+        token_required: Whether clients must send the token.
+    """
+
+    def __init__(
+        self, server: Server, host: str, *, token_required: bool, tls: bool, path: str
+    ) -> None:
+        self._server = server
+        self.host = host
+        self.port = int(next(iter(server.sockets)).getsockname()[1])
+        self.token_required = token_required
+        self.tls = tls
+        self.path = path
+
+    @property
+    def url(self) -> str:
+        """The URL clients connect to (a wildcard host shown as given)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'wss' if self.tls else 'ws'}://{host}:{self.port}{self.path}"
+
+    def describe(self) -> str:
+        """One line for the user: where it listens and who may connect."""
+        if self.token_required:
+            who = f"clients must send Authorization: Api-Key <the token in ${TOKEN_ENV}>"
+        else:
+            who = "no token required: only this machine can connect"
+        return f"listening on {self.url} ({who})"
+
+    def close(self) -> None:
+        """Stop accepting connections and close the open ones (code 1001)."""
+        self._server.close()
+
+    async def wait_closed(self) -> None:
+        """Wait until the listener and every connection handler have finished."""
+        await self._server.wait_closed()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, then :meth:`wait_closed`."""
+        self.close()
+        await self.wait_closed()
+
+
+async def serve(
+    engine: SessionEngine,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None,
+    max_sessions: int,
+    path: str = BASETEN_PATH,
+    ssl_context: ssl.SSLContext | None = None,
+) -> HarkServer:
+    """Start serving ``engine`` over WebSockets; return once listening.
+
+    Args:
+        engine: Runs one Baseten-protocol session per connection.
+        host: The address to listen on; anything but loopback needs ``token``.
+        port: The TCP port; ``0`` picks a free one (see ``HarkServer.port``; a host
+            name with several addresses then gets a different port on each).
+        token: The secret clients send as ``Authorization: Api-Key <token>``;
+            ``None`` or empty accepts any client (loopback only).
+        max_sessions: How many sessions may run at once; more are rejected.
+        path: The WebSocket path besides ``/``.
+        ssl_context: Serve ``wss://`` with this server-side TLS context.
+
+    Raises:
+        ServeRefused: a non-loopback ``host`` without a token, or ``max_sessions`` < 1.
+        OSError: the address cannot be bound (in use, not local).
+    """
+    if max_sessions < 1:
+        raise ServeRefused(f"--max-sessions must be at least 1, got {max_sessions}.")
+    if not token and not is_loopback_host(host):
+        raise ServeRefused(
+            f"Listening on {host} lets other machines connect, so it needs a token: "
+            f"set {TOKEN_ENV} (or name another variable with --token-env)."
+        )
+    accepted = {"/", path}
+    expected = [f"Api-Key {token}".encode(), f"Bearer {token}".encode()] if token else []
+    active: set[ServerWebSocket] = set()
+
+    def process_request(conn: ServerConnection, request: Request) -> Response | None:
+        request_path = urlsplit(request.path).path
+        if request_path not in accepted:
+            return conn.respond(HTTPStatus.NOT_FOUND, f"Not found; connect to {path}\n")
+        if expected:
+            given = request.headers.get("Authorization", "").strip().encode()
+            if not any(hmac.compare_digest(given, e) for e in expected):
+                log.info("rejected a client without the right token")
+                return conn.respond(
+                    HTTPStatus.UNAUTHORIZED, "Unauthorized: send Authorization: Api-Key <token>\n"
+                )
+        return None
+
+    async def handler(ws: ServerConnection) -> None:
+        conn = ServerWebSocket(ws)
+        if len(active) >= max_sessions:
+            log.warning("rejected %s: %d sessions already running", conn.remote, len(active))
+            message = f"Server busy: it runs at most {max_sessions} sessions; try again later."
+            await conn.send(baseten_error(message, recoverable=False))
+            await conn.close(CLOSE_TRY_AGAIN_LATER, "server busy")
+            return
+        active.add(conn)
+        log.info("session from %s started (%d running)", conn.remote, len(active))
+        try:
+            await engine.serve(conn)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("session from %s failed", conn.remote)
+            await conn.send(baseten_error("Internal server error", recoverable=False))
+            await conn.close(1011, "internal error")
+        finally:
+            active.discard(conn)
+            log.info("session from %s ended (%d running)", conn.remote, len(active))
+
+    server = await ws_serve(
+        handler,
+        host,
+        port,
+        process_request=process_request,
+        ssl=ssl_context,
+        max_size=1024 * 1024,
+        server_header="Hark",
+    )
+    running = HarkServer(
+        server, host, token_required=bool(token), tls=ssl_context is not None, path=path
+    )
+    log.info("%s", running.describe())
+    return running
