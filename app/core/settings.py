@@ -75,7 +75,9 @@ class HotkeySettings:
 class Settings:
     """Everything the user can set, except secrets."""
 
-    provider: str = option("baseten", "Speech-to-text provider", choices=PROVIDERS)
+    provider: str = option(
+        "local", "Speech-to-text provider (local: offline, no account)", choices=PROVIDERS
+    )
     baseten: BasetenOptions = field(default_factory=BasetenOptions)
     together: TogetherOptions = field(default_factory=TogetherOptions)
     fireworks: FireworksOptions = field(default_factory=FireworksOptions)

@@ -51,4 +51,6 @@ async def check_connection(
     )
     result = await session.run(_Silence())
     schema = f", {result.schema} metadata schema" if result.schema else ""
+    if options.provider == "local":
+        return f"Connected to {session.title}: the model loaded and audio was accepted."
     return f"Connected to {session.title}{schema}: the key works and audio was accepted."

@@ -26,6 +26,7 @@ from app.adapters.ipc import ipc_address
 from app.adapters.keyboard import choose_keyboard
 from app.adapters.logfile import SecretFilter
 from app.adapters.microphone import MicrophoneSource, list_input_devices
+from app.adapters.models import ModelStore
 from app.adapters.secrets import ENV_VARS, KeyringSecretStore, resolve_key
 from app.adapters.settings_store import SettingsStore, UiStateStore
 from app.adapters.state import FileSchemaMemory
@@ -33,7 +34,7 @@ from app.adapters.whisper import whisper_factories
 from app.adapters.ws_transport import open_connection
 from app.core.errors import HarkError, MissingKeyError
 from app.core.events import Event, Final, Partial
-from app.core.options import KEYED_PROVIDERS, PROVIDER_TITLES, LocalOptions
+from app.core.options import KEYED_PROVIDERS, MODEL_SIZES, PROVIDER_TITLES, LocalOptions
 from app.core.settings import Settings
 from app.engine.captions import LiveCaptions, LiveSource
 from app.engine.dictation import Dictation, DictationResult
@@ -44,6 +45,7 @@ from app.engine.ports import Clipboard, Connector, SchemaMemory
 from app.engine.probe import check_connection
 from app.engine.shared_microphone import SharedMicrophone
 from app.ui.clipboard import QtClipboard
+from app.ui.model_dialog import ModelDownloadDialog, ModelsWidget
 from app.ui.overlay import CaptionOverlay
 from app.ui.push_to_talk import PushToTalk
 from app.ui.settings_dialog import SettingsDialog
@@ -83,6 +85,7 @@ class AppController(QObject):
         history: SqliteHistory,
         inserter: Inserter,
         hotkey_backend: HotkeyBackend | None,
+        models: ModelStore | None = None,
         first_run: bool = False,
         problems: list[str] | None = None,
     ) -> None:
@@ -101,6 +104,8 @@ class AppController(QObject):
         self.clipboard = clipboard
         self.settings = settings
         self.history = history
+        self.models = models
+        self._download: ModelDownloadDialog | None = None
         self._microphone: MicrophoneSource | None = None
         self.first_run = first_run
         self.problems = list(problems or [])
@@ -150,6 +155,7 @@ class AppController(QObject):
             )
         if open_settings or self.first_run:
             self.open_settings(first_run=self.first_run)
+        self.offer_model_download()
         if start_captions:
             self.toggle_captions()
 
@@ -171,6 +177,9 @@ class AppController(QObject):
         self.tray.hide()
         self.server.close()
         self.history.close()
+        closer = getattr(self.connector, "aclose", None)
+        if closer is not None:  # the local engine's worker and model
+            await closer()
         if isinstance(self.clipboard, QtClipboard):
             self.clipboard.release()
 
@@ -266,6 +275,9 @@ class AppController(QObject):
             on_result=self._on_result,
             on_reconnect=self._on_reconnect,
             schema_memory=self.schema_memory,
+            # The local engine transcribes the last utterance after the flush: on a
+            # slow CPU or a big model that takes seconds, not a network round trip.
+            flush_timeout=60.0 if settings.provider == "local" else 5.0,
         )
 
     async def _start_shared(self, shared: SharedMicrophone) -> None:
@@ -352,8 +364,10 @@ class AppController(QObject):
 
     def apply_settings(self, settings: Settings) -> None:
         """Use and save ``settings``."""
-        rebuild = settings.keep_microphone_open != self.settings.keep_microphone_open or (
-            settings.microphone != self.settings.microphone
+        rebuild = (
+            settings.keep_microphone_open != self.settings.keep_microphone_open
+            or settings.microphone != self.settings.microphone
+            or settings.provider != self.settings.provider
         )
         self.settings = settings
         try:
@@ -364,6 +378,36 @@ class AppController(QObject):
         self.tray.set_provider(settings.provider)
         self.ptt.configure(settings, rebuild=rebuild)
         self.history.prune(settings.history_days)
+        self.offer_model_download()
+
+    def offer_model_download(self) -> None:
+        """With the local provider and its model not downloaded yet, fetch it now.
+
+        The download shows its progress in a window (with Cancel); afterwards dictation
+        works offline. A model given as a folder path needs nothing.
+        """
+        options = self.settings.local
+        if (
+            self.settings.provider != "local"
+            or self.models is None
+            or self._download is not None
+            or options.model not in MODEL_SIZES
+            or self.models.resolve(options.model) is not None
+        ):
+            return
+        log.info("the local %s model is not downloaded yet; downloading it", options.model)
+        dialog = ModelDownloadDialog(self.models, options.model)
+        dialog.downloaded.connect(lambda path: self.overlay.set_status("The model is ready."))
+        dialog.failed.connect(lambda message: self.report("Local model", message))
+        dialog.finished.connect(self._download_closed)
+        self._download = dialog
+        dialog.open()
+        dialog.start()
+
+    def _download_closed(self, _result: int = 0) -> None:
+        if self._download is not None:
+            self._download.deleteLater()
+        self._download = None
 
     def open_settings(self, *, first_run: bool = False) -> None:
         """Show the settings dialog (raising the open one, if any)."""
@@ -373,7 +417,11 @@ class AppController(QObject):
             self.dialog.activateWindow()
             return
         dialog = SettingsDialog(
-            self.settings, self.secrets, devices=self.devices(), first_run=first_run
+            self.settings,
+            self.secrets,
+            devices=self.devices(),
+            first_run=first_run,
+            models=ModelsWidget(self.models) if self.models is not None else None,
         )
         dialog.saved.connect(self.apply_settings)
         dialog.test_requested.connect(self._test_connection)
@@ -448,6 +496,7 @@ def build_controller(
             keyboard, clipboard, paste_delay_s=0.05 if keyboard.name == "wayland" else 0.0
         ),
         hotkey_backend=choose_backend(),
+        models=ModelStore(),
         first_run=loaded.first_run,
         problems=loaded.problems,
     )

@@ -50,7 +50,7 @@ from app.ui.widgets.settings_groups import TOP, FieldProblem, FormGroups
 
 __all__ = ["FieldProblem", "SettingsDialog"]
 
-GENERAL, OPTIONS, MICROPHONE, DICTATION, CAPTIONS, OVERLAY = range(len(text.PAGES))
+GENERAL, OPTIONS, MICROPHONE, DICTATION, CAPTIONS, OVERLAY, MODELS = range(len(text.PAGES))
 
 
 def _choices(names: Sequence[str], default_label: str) -> ChoiceEditor:
@@ -86,6 +86,7 @@ class SettingsDialog(QDialog):
         *,
         devices: Sequence[str],
         first_run: bool = False,
+        models: QWidget | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -105,7 +106,7 @@ class SettingsDialog(QDialog):
         self.key_fields: dict[str, ApiKeyField] = {}
         self._build_general(secrets)
         self._build_options()
-        self._build_simple_pages(devices)
+        self._build_simple_pages(devices, models)
         self.form_error = message_label()
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
@@ -209,14 +210,19 @@ class SettingsDialog(QDialog):
             self._page_of[id(form)] = OPTIONS
         self.options_heading = self._add_page(OPTIONS, self.options_stack)
 
-    def _build_simple_pages(self, devices: Sequence[str]) -> None:
+    def _build_simple_pages(self, devices: Sequence[str], models: QWidget | None) -> None:
         def microphone(_f: Any, _hint: Any) -> FieldEditor:
             return _choices(devices, "System default")
 
         def screen(_f: Any, _hint: Any) -> FieldEditor:
             return _choices([s.name() for s in QGuiApplication.screens()], "Primary screen")
 
-        mic = self._form(TOP, Settings, ["microphone"], overrides={"microphone": microphone})
+        mic = self._form(
+            TOP,
+            Settings,
+            ["microphone", "keep_microphone_open"],
+            overrides={"microphone": microphone},
+        )
         self._add_page(MICROPHONE, mic)
         hotkey = self._form(
             "hotkey",
@@ -224,7 +230,7 @@ class SettingsDialog(QDialog):
             ["hotkey", "mode"],
             overrides={"hotkey": lambda _f, _h: HotkeyEditor()},
         )
-        self.insertion_form = self._form(TOP, Settings, ["insertion"])
+        self.insertion_form = self._form(TOP, Settings, ["insertion", "history_days"])
         self._add_page(DICTATION, hotkey, self.insertion_form)
         captions = self._form(TOP, Settings, ["captions_limit_min"])
         self._add_page(CAPTIONS, captions)
@@ -235,6 +241,9 @@ class SettingsDialog(QDialog):
             overrides={"screen": screen},
         )
         self._add_page(OVERLAY, overlay)
+        if models is None:  # the app passes its model manager; tests may not
+            models = QLabel("Models for the local engine are managed with `hark models`.")
+        self._add_page(MODELS, models)
 
     def _welcome(self) -> QFrame:
         frame = QFrame()

@@ -274,12 +274,19 @@ def test_settings_dialog_test_connection_runs_a_real_session(
     assert ok.startswith("Connected to Fireworks")
 
 
-def test_saved_settings_are_used_and_persisted(qtbot: QtBot, tmp_path: Path) -> None:
-    c = make_controller(qtbot, tmp_path, Settings())
-    c.select_provider("together")
-    assert c.tray.provider_actions["together"].isChecked()
+def test_saved_settings_are_used_and_persisted(
+    qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop
+) -> None:
+    c = make_controller(qtbot, tmp_path, Settings(provider="baseten"))
     new = Settings(provider="fireworks", overlay=OverlaySettings(font_size=40))
-    c.apply_settings(new)
+
+    async def scenario() -> None:  # as in the app: slots run on the qasync loop
+        c.select_provider("together")
+        assert c.tray.provider_actions["together"].isChecked()
+        c.apply_settings(new)
+        await c.ptt.aclose()  # the dictation of the old provider finishes closing
+
+    run(loop, scenario())
     assert SettingsStore(tmp_path / "settings.json").load().settings == new
     assert c.overlay.caption_font.pointSize() == 40
 

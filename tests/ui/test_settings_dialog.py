@@ -41,7 +41,9 @@ def open_dialog(
     *,
     first_run: bool = False,
 ) -> SettingsDialog:
-    dialog = SettingsDialog(settings or Settings(), store, devices=DEVICES, first_run=first_run)
+    dialog = SettingsDialog(
+        settings or Settings(provider="baseten"), store, devices=DEVICES, first_run=first_run
+    )
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)
@@ -317,7 +319,9 @@ class RefusingStore(KeyringSecretStore):
 
 def test_keyring_refusal_keeps_the_dialog_open(qtbot: QtBot) -> None:
     dialog = open_dialog(
-        qtbot, RefusingStore(MemoryKeyring()), Settings(baseten=BasetenOptions(model_id="m"))
+        qtbot,
+        RefusingStore(MemoryKeyring()),
+        Settings(provider="baseten", baseten=BasetenOptions(model_id="m")),
     )
     qtbot.keyClicks(dialog.key_fields["baseten"].edit, "sk-new")
     with qtbot.assertNotEmitted(dialog.saved):

@@ -12,7 +12,10 @@ from app.core.options import PROVIDER_TITLES
 
 __all__ = ["PROVIDER_TITLES"]
 
-PAGES = ("General", "Provider options", "Microphone", "Dictation", "Captions", "Overlay")
+PAGES = (
+    "General", "Provider options", "Microphone", "Dictation", "Captions", "Overlay",
+    "Local models",
+)  # fmt: skip
 
 # The provider fields shown on the General page, in this order; the rest go to
 # "Provider options".
