@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import sys
 
-CLI_COMMANDS = {"transcribe", "keys", "toggle", "ptt", "help"}
+CLI_COMMANDS = {"transcribe", "keys", "toggle", "ptt", "models", "serve", "help"}
 
 
 def main() -> int:
     """Dispatch to the command line or the desktop app."""
     argv = sys.argv[1:]
+    if argv and argv[0] == "--self-check":
+        from app.selfcheck import main as self_check
+
+        return self_check(argv[1:])
     if argv and argv[0] == "--help-app":
         argv = ["--help"]
     elif argv and (argv[0] in CLI_COMMANDS or argv[0] in ("-h", "--help")):

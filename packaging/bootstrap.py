@@ -43,6 +43,7 @@ TEST_PACKAGES = {
     "pulseaudio": "a virtual microphone (null sink) for the audio tests",
     "pulseaudio-utils": "paplay/pactl, to feed the virtual microphone",
     "libasound2-plugins": "routes PortAudio's ALSA devices to PulseAudio",
+    "nsis": "makensis, to compile the Windows installer script",
 }
 # What the desktop app itself needs on Debian/Ubuntu (the pip wheels bring the rest).
 RUN_PACKAGES = {

@@ -1,0 +1,244 @@
+"""``hark --self-check``: a JSON report, its verdict and the exit status.
+
+The command runs as a subprocess, as a user (or the frozen build's smoke test) runs it:
+Qt offscreen, the null keyring, no desktop session. PortAudio is made unavailable
+with a stand-in ``sounddevice`` module that raises exactly what the real one raises
+when the library is missing (``OSError: PortAudio library not found``): the real
+library cannot be hidden from ``ctypes.util.find_library`` on Linux (it asks
+``/sbin/ldconfig``). The verdict rules are tested directly on report dictionaries.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import __version__
+from app.selfcheck import check_qt, collect_problems, desktop_session
+from tests.helpers import ROOT, TIMEOUT_FACTOR, hark_env
+
+SECTIONS = {
+    "hark", "runtime", "qt", "audio", "keyring", "hotkey", "keyboard", "permissions", "tls",
+    "resources", "local_engine", "problems", "warnings", "ok", "log",
+}  # fmt: skip
+
+
+def self_check(tmp_path: Path, **extra: str) -> tuple[int, dict[str, Any]]:
+    env = hark_env(tmp_path, QT_QPA_PLATFORM="offscreen", **extra)
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE", "HARK_HOTKEY_BACKEND"):
+        env.pop(var, None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app", "--self-check"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120 * TIMEOUT_FACTOR,
+        check=False,
+    )
+    try:
+        report = json.loads(proc.stdout)  # stdout is the JSON and nothing else
+    except ValueError:
+        pytest.fail(f"not JSON (status {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc.returncode, report
+
+
+def test_reports_everything_and_passes_where_the_app_can_run(tmp_path: Path) -> None:
+    code, report = self_check(tmp_path)
+
+    assert code == 0, report["problems"]
+    assert set(report) == SECTIONS
+    assert report["ok"] is True
+    assert report["problems"] == []
+    assert report["hark"] == __version__
+    assert report["runtime"]["frozen"] is False
+    assert report["runtime"]["python"] == ".".join(map(str, sys.version_info[:3]))
+    qt = report["qt"]
+    assert qt["platform"] == "offscreen"
+    assert qt["qt"].startswith("6.")
+    assert "offscreen" in qt["platform_plugins"]
+    assert qt["svg_support"] is True
+    assert qt["icon_renders"] is True
+    assert qt["app_modules"] == "ok"
+    assert report["audio"]["portaudio"].startswith("PortAudio")
+    assert isinstance(report["audio"]["input_devices"], list)
+    assert report["resources"]["missing"] == []
+    assert Path(report["resources"]["dir"]) == ROOT / "resources"
+    # The null keyring is flagged, as a warning: keys can still come from the environment.
+    assert report["keyring"]["backend"] == "keyring.backends.null.Keyring"
+    assert report["keyring"]["secure"] is False
+    assert report["keyring"]["keyrings_alt_installed"] is False
+    assert any("no secure keyring" in w for w in report["warnings"])
+    if sys.platform.startswith("linux"):  # no DISPLAY: no hotkey and no typing, said why
+        assert report["hotkey"]["backend"] is None
+        assert "X11 or Wayland" in report["hotkey"]["reason"]
+        assert report["keyboard"] == {
+            "backend": "unavailable",
+            "session": "none",
+            "reason": "No desktop session (no DISPLAY or WAYLAND_DISPLAY).",
+        }
+        assert any(w.startswith("no global hotkey") for w in report["warnings"])
+
+
+def test_missing_portaudio_is_a_failure_with_the_reason(tmp_path: Path) -> None:
+    stand_in = tmp_path / "no-portaudio"
+    stand_in.mkdir()
+    (stand_in / "sounddevice.py").write_text('raise OSError("PortAudio library not found")\n')
+
+    code, report = self_check(tmp_path, PYTHONPATH=str(stand_in))
+
+    assert code == 1
+    assert report["ok"] is False
+    assert "PortAudio library not found" in report["audio"]["error"]
+    assert report["audio"]["input_devices"] == []
+    [problem] = report["problems"]
+    assert problem.startswith("no audio input: The audio library PortAudio is missing")
+    assert report["qt"]["platform"] == "offscreen"  # everything else still reported
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the xcb plugin is Linux's")
+def test_a_qt_platform_that_cannot_start_is_reported_not_fatal() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["QT_QPA_PLATFORM"] = "xcb"  # no X server: Qt aborts the (child) process
+
+    info = check_qt(env)
+
+    assert info["error"].startswith("Qt stopped with status")
+    assert "could not connect to display" in info["error"]
+    assert info["qt"].startswith("6.")  # written before the platform plugin was loaded
+    problems, _warnings = collect_problems({"qt": info})
+    assert problems == [f"Qt cannot start: {info['error']}"]
+
+
+def test_without_a_desktop_session_qt_is_still_checked_offscreen() -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    info = check_qt(env, plat="linux")
+
+    assert info["session"] is False
+    assert info["platform"] == "offscreen"
+    problems, _warnings = collect_problems({"qt": info})
+    assert len(problems) == 1
+    assert problems[0].startswith("no desktop session")
+
+
+@pytest.mark.parametrize(
+    ("env", "plat", "expected"),
+    [
+        ({}, "linux", False),
+        ({"DISPLAY": ":0"}, "linux", True),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, "linux", True),
+        ({"QT_QPA_PLATFORM": "offscreen"}, "linux", True),
+        ({}, "win32", True),
+        ({}, "darwin", True),
+    ],
+)
+def test_desktop_session(env: dict[str, str], plat: str, expected: bool) -> None:
+    assert desktop_session(env, plat) is expected
+
+
+HEALTHY: dict[str, Any] = {
+    "qt": {"session": True, "platform": "xcb", "system_tray": True, "svg_support": True,
+           "icon_renders": True},
+    "audio": {"portaudio": "PortAudio V19", "input_devices": ["Built-in Microphone"]},
+    "keyring": {"backend": "keyring.backends.SecretService.Keyring", "secure": True,
+                "keyrings_alt_installed": False},
+    "hotkey": {"backend": "x11"},
+    "keyboard": {"backend": "x11", "session": "x11"},
+    "permissions": {},
+    "tls": {"ca_certificates": 140, "ok": True},
+    "resources": {"dir": "/opt/hark/resources", "missing": []},
+    "local_engine": {"faster_whisper": None, "ctranslate2": None},
+}  # fmt: skip
+
+
+def with_change(path: str, value: Any) -> dict[str, Any]:
+    report = copy.deepcopy(HEALTHY)
+    *parents, last = path.split(".")
+    node = report
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return report
+
+
+def test_a_healthy_report_has_no_problems_and_no_warnings() -> None:
+    assert collect_problems(HEALTHY) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "problem"),
+    [
+        ("qt.error", "Qt stopped with status -6: could not connect to display", "Qt cannot start"),
+        ("qt.platform", None, "without a platform plugin"),
+        ("qt.svg_support", False, "SVG plugin is missing"),
+        ("qt.app_modules", "ImportError: cannot import name 'x'", "code cannot load: ImportError"),
+        ("qt.session", False, "no desktop session"),
+        ("audio.error", "PortAudio is missing", "no audio input: PortAudio is missing"),
+        ("permissions.macos", {"microphone": "denied"}, "microphone access is denied"),
+        ("permissions.windows", {"microphone": "denied"}, "microphone access is off"),
+        ("tls", {"ca_certificates": 0, "ok": False}, "no CA certificates"),
+        ("resources.missing", ["idle", "error"], "icons missing in /opt/hark/resources: idle"),
+        ("resources.error", "ModuleNotFoundError: PySide6", "resources cannot be found"),
+        ("local_engine.errors", ["ctranslate2: OSError: libctranslate2.so"], "local engine"),
+    ],
+)
+def test_what_the_app_needs_is_a_problem(path: str, value: Any, problem: str) -> None:
+    problems, _warnings = collect_problems(with_change(path, value))
+    assert len(problems) == 1
+    assert problem in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "warning"),
+    [
+        ("keyring.backend", "keyrings.alt.file.PlaintextKeyring", None),
+        ("keyring.secure", False, "no secure keyring"),
+        ("keyring.keyrings_alt_installed", True, "keyrings.alt is installed"),
+        ("keyring.error", "TimeoutError: the keyring did not answer", "does not answer"),
+        ("audio.input_devices", [], "no microphone found"),
+        ("hotkey", {"backend": None, "reason": "no X11 or Wayland display"}, "no global hotkey"),
+        ("keyboard", {"backend": "unavailable", "reason": "no wtype"}, "typing is unavailable"),
+        ("permissions.macos", {"accessibility": False}, "Accessibility is not granted"),
+        ("permissions.macos", {"microphone": "not_determined"}, None),
+        ("permissions.macos", {"secure_event_input": True}, "Secure Event Input"),
+        ("qt.system_tray", False, "no system tray"),
+    ],
+)
+def test_what_the_app_can_do_without_is_a_warning(
+    path: str, value: Any, warning: str | None
+) -> None:
+    report = with_change(path, value)
+    if path == "keyring.backend":
+        report["keyring"]["secure"] = False  # what KeyringSecretStore says of keyrings.alt
+        warning = "no secure keyring (keyrings.alt.file.PlaintextKeyring)"
+    problems, warnings = collect_problems(report)
+    assert problems == []
+    if warning is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1
+        assert warning in warnings[0]
+
+
+def test_wayland_limits_are_warnings() -> None:
+    report = with_change("permissions.wayland", {"focus_check": False})
+    problems, warnings = collect_problems(report)
+    assert problems == []
+    assert warnings == [
+        "Wayland: the focused window cannot be known, so the wrong-window check is skipped",
+        "Wayland: no GlobalShortcuts portal; bind `hark ptt press`/`release` or "
+        "`hark toggle` to a desktop shortcut",
+    ]
+    report["permissions"]["wayland"]["global_shortcuts_portal"] = 1
+    assert len(collect_problems(report)[1]) == 1
