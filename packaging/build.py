@@ -111,7 +111,7 @@ def package_linux(dist: Path, version: str, icons: Path) -> Path:
         "install.sh": PACKAGING / "linux" / "install.sh",
         "hark.svg": ROOT / "resources" / "icons" / "hark.svg",
         "hark-256.png": icons / "hark-256.png",
-        "README-install.md": PACKAGING / "README-install.md",
+        "README.md": ROOT / "README.md",
     }
 
     def executable_bits(info: tarfile.TarInfo) -> tarfile.TarInfo:
