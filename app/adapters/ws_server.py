@@ -31,9 +31,9 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from app.adapters.ws_transport import WebSocketConnection
 from app.core.errors import HarkError
 from app.core.local_protocol import BasetenServerProtocol
 from app.core.urls import is_loopback_host
@@ -56,40 +56,18 @@ class SessionEngine(Protocol):
         """Run one session on ``conn`` until it ends."""
 
 
-class ServerWebSocket:
-    """An accepted connection: the engine's ``Connection`` port over websockets."""
+class ServerWebSocket(WebSocketConnection):
+    """An accepted connection: the engine's ``ServerConnection`` port over websockets."""
 
     def __init__(self, ws: ServerConnection) -> None:
-        self._ws = ws
-        self.close_code: int | None = None
-        self.close_reason = ""
+        super().__init__(ws)
+        self._server_ws = ws
 
     @property
     def remote(self) -> str:
         """The client's address, for logs."""
-        address = self._ws.remote_address
+        address = self._server_ws.remote_address
         return f"{address[0]}:{address[1]}" if address else "?"
-
-    async def send(self, frame: str | bytes) -> None:
-        """Send one frame; a closed connection is noticed by ``recv``, not here."""
-        try:
-            await self._ws.send(frame)
-        except ConnectionClosed:
-            log.debug("send on a closed connection dropped")
-
-    async def recv(self) -> str | bytes | None:
-        """Return the next frame, or ``None`` when the connection has closed."""
-        try:
-            return await self._ws.recv()
-        except ConnectionClosed as exc:
-            frame = exc.rcvd or exc.sent
-            self.close_code = frame.code if frame else 1006
-            self.close_reason = frame.reason if frame else "connection lost"
-            return None
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close (1000 unless told otherwise) and wait for the closing handshake."""
-        await self._ws.close(code, reason)
 
 
 def baseten_error(message: str, *, recoverable: bool) -> str:

@@ -10,7 +10,8 @@ import logging
 import ssl
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
+from websockets.asyncio.connection import Connection as WsConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.version import version as websockets_version
 
@@ -22,9 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class WebSocketConnection:
-    """An open connection: the engine's ``Connection`` port over websockets."""
+    """An open connection, client or server side: the engine's ``Connection`` port."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: WsConnection) -> None:
         self._ws = ws
         self.close_code: int | None = None
         self.close_reason = ""
@@ -46,9 +47,9 @@ class WebSocketConnection:
             self.close_reason = frame.reason if frame else "connection lost"
             return None
 
-    async def close(self) -> None:
-        """Close with code 1000 and wait for the closing handshake."""
-        await self._ws.close()
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close (1000 unless told otherwise) and wait for the closing handshake."""
+        await self._ws.close(code, reason)
 
 
 async def open_connection(
