@@ -146,7 +146,7 @@ class AppController(QObject):
         log.info("tray shown")
         for line in self.problems:
             self.report("Settings", line)
-        if not self.secrets.usable():
+        if not self.secrets.usable() and self.settings.provider in KEYED_PROVIDERS:
             self.report(
                 "No secure keyring",
                 "API keys cannot be stored on this system (no Secret Service). Use the "
