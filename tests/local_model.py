@@ -18,8 +18,8 @@ English-only models have no ``""`` token; multilingual ones have it plus ``<|en|
 ``<|de|>`` and ``<|fr|>`` (ctranslate2 >= 4.7 decides multilinguality by that token).
 
 Fixtures: ``tiny_model`` (English-only, scripted), ``tiny_multilingual_model``
-(scripted) and ``tiny_random_model`` (English-only, random); session-scoped. A test
-module gets them with ``pytest_plugins = ["tests.local_model"]``.
+(scripted) and ``tiny_random_model`` (English-only, random); session-scoped. tests/conftest.py
+registers them for every test module.
 
 The scripted models also steer the decoder's cross-attention so that word timestamps
 come out distinct and ordered (`` hello`` from 0 s, `` world`` up to about 1 s).

@@ -35,7 +35,6 @@ from app.engine.ports import AudioSource, Connection
 from app.engine.session import StreamingSession
 from tests.helpers import TIMEOUT_FACTOR, hark_env, run_hark, speech_wav
 
-pytest_plugins = ["tests.local_model"]  # the tiny_model fixtures
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing here may reach the model hub
 
 SPOKEN = "Hello world. This is a dictation test."

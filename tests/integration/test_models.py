@@ -21,7 +21,7 @@ from app.adapters.models import (
 )
 from app.adapters.whisper import WhisperTranscriber
 from app.cli.main import main as cli_main
-from tests.local_model import SCRIPTED_TEXT, tiny_model  # noqa: F401
+from tests.local_model import SCRIPTED_TEXT
 from tests.model_server import ModelHub, add_repo, closed_port, serve_hub
 from tests.synthetic_speech import speechlike
 
@@ -248,7 +248,7 @@ def test_cli_models_download_offline(
 
 def test_downloaded_model_loads_and_transcribes(
     tmp_path: Path,
-    tiny_model: Path,  # noqa: F811
+    tiny_model: Path,
 ) -> None:
     hub = ModelHub(files={}, redirect={"model.bin"})
     add_repo(hub, REPO, tiny_model)
