@@ -7,8 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,3 +94,21 @@ async def run_hark(
         raise
     assert proc.returncode is not None
     return Completed(proc.returncode, out.decode(), err.decode())
+
+
+class ArraySource:
+    """A float32 signal as an audio source, in 20 ms blocks like a microphone callback,
+    handed over as fast as the consumer takes them (yielding to the loop in between)."""
+
+    def __init__(
+        self, signal: npt.NDArray[np.float32], sample_rate: int = 16000, channels: int = 1
+    ) -> None:
+        self.signal = signal.reshape(-1, channels)
+        self.sample_rate = sample_rate
+        self.channels = channels
+
+    async def blocks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
+        step = self.sample_rate // 50
+        for i in range(0, len(self.signal), step):
+            yield self.signal[i : i + step]
+            await asyncio.sleep(0)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
 from app.adapters.ws_transport import WebSocketConnection, open_connection
@@ -25,6 +23,7 @@ from tests.emulators import (
     TogetherEmulator,
     Utterance,
 )
+from tests.helpers import ArraySource
 
 KEY = "k-123"
 RATE = 16000
@@ -34,21 +33,10 @@ SCRIPT = Script([Utterance("One two.", partials=[(0.1, "One")], final_at=0.3),
                  Utterance("Three.", final_at=None)])  # fmt: skip
 
 
-class NoiseSource:
-    """``seconds`` of noise at 16 kHz in 20 ms blocks, as fast as the consumer takes them."""
-
-    sample_rate = RATE
-    channels = 1
-
-    def __init__(self, seconds: float) -> None:
-        rng = np.random.default_rng(3)
-        self.signal = (rng.standard_normal(round(seconds * RATE)) * 0.1).astype(np.float32)
-
-    async def blocks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
-        step = RATE // 50
-        for i in range(0, len(self.signal), step):
-            yield self.signal[i : i + step].reshape(-1, 1)
-            await asyncio.sleep(0)
+def _noise_source(seconds: float) -> ArraySource:
+    """``seconds`` of noise at 16 kHz."""
+    rng = np.random.default_rng(3)
+    return ArraySource((rng.standard_normal(round(seconds * RATE)) * 0.1).astype(np.float32))
 
 
 class Reconnects:
@@ -77,7 +65,7 @@ async def test_a_dropped_connection_is_replaced_and_all_audio_resent() -> None:
             reconnect_attempts=1,
             on_reconnect=reconnects,
         )
-        result = await session.run(NoiseSource(1.5))
+        result = await session.run(_noise_source(1.5))
     assert emu.drop_fired
     assert len(emu.connections) == 2
     assert emu.connections[0].close_code == 1006  # aborted after 0.5 s of audio
@@ -99,7 +87,7 @@ async def test_without_reconnects_a_drop_fails_as_before() -> None:
     async with FireworksEmulator(SCRIPT, api_key=KEY, faults=Faults(drop_after_s=0.5)) as emu:
         session = StreamingSession(FireworksOptions(endpoint=emu.url), KEY, open_connection)
         with pytest.raises(ProviderFailure, match=r"closed the connection before the transcript"):
-            await session.run(NoiseSource(1.5))
+            await session.run(_noise_source(1.5))
     assert len(emu.connections) == 1
 
 
@@ -114,7 +102,7 @@ async def test_a_rejected_key_is_not_retried() -> None:
             on_reconnect=reconnects,
         )
         with pytest.raises(KeyRejectedError):
-            await session.run(NoiseSource(0.3))
+            await session.run(_noise_source(0.3))
     assert len(emu.connections) == 1
     assert reconnects.calls == []
 
@@ -129,7 +117,7 @@ async def test_a_fatal_provider_error_is_not_retried() -> None:
             reconnect_attempts=2,
         )
         with pytest.raises(ProviderFailure, match="quota exceeded"):
-            await session.run(NoiseSource(1.0))
+            await session.run(_noise_source(1.0))
     assert len(emu.connections) == 1
 
 
@@ -194,7 +182,7 @@ async def test_gives_up_after_the_last_attempt() -> None:
             on_reconnect=reconnects,
         )
         with pytest.raises(ProviderFailure, match=r"closed the connection .*code 1006"):
-            await session.run(NoiseSource(2.0))
+            await session.run(_noise_source(2.0))
     assert len(connector.opened) == len(emu.connections) == 3  # the first, then two more
     assert [attempt for attempt, _ in reconnects.calls] == [1, 2]
 
@@ -211,6 +199,6 @@ async def test_too_long_a_session_keeps_no_audio_and_is_not_reconnected() -> Non
             max_replay_s=0.2,
         )
         with pytest.raises(ProviderFailure, match=r"closed the connection"):
-            await session.run(NoiseSource(1.5))
+            await session.run(_noise_source(1.5))
     assert len(emu.connections) == 1
     assert reconnects.calls == []

@@ -31,27 +31,12 @@ from app.engine.local_server import LocalEngine
 from app.engine.pacing import RealtimeSource
 from app.engine.session import StreamingSession
 from tests import baseten_docs_client as docs
-from tests.helpers import ROOT, TIMEOUT_FACTOR, hark_env
-from tests.local_model import SCRIPTED_TEXT, tiny_model  # noqa: F401
+from tests.helpers import ROOT, TIMEOUT_FACTOR, ArraySource, hark_env
+from tests.local_model import SCRIPTED_TEXT
 from tests.synthetic_speech import silence, speechlike, to_pcm16
 
 TOKEN = "t0k3n-for-tests"
 TEXT = SCRIPTED_TEXT.strip()  # what the scripted model hears in anything
-
-
-class ArraySource:
-    """Float32 mono 16 kHz audio as an ``AudioSource``, in 20 ms blocks."""
-
-    sample_rate = 16000
-    channels = 1
-
-    def __init__(self, signal: npt.NDArray[np.float32]) -> None:
-        self.signal = signal.reshape(-1, 1)
-
-    async def blocks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
-        for i in range(0, len(self.signal), 320):
-            yield self.signal[i : i + 320]
-            await asyncio.sleep(0)
 
 
 def two_utterances() -> npt.NDArray[np.float32]:
@@ -68,7 +53,7 @@ def engine_for(model: Path, max_sessions: int = 4) -> LocalEngine:
 
 
 @pytest.fixture
-async def server(tiny_model: Path) -> AsyncIterator[HarkServer]:  # noqa: F811
+async def server(tiny_model: Path) -> AsyncIterator[HarkServer]:
     engine = engine_for(tiny_model, max_sessions=8)
     running = await serve(engine, token=None, max_sessions=2)
     try:
@@ -153,7 +138,7 @@ async def test_third_client_past_the_limit_is_rejected(server: HarkServer) -> No
     assert outcome.end_audio_statuses == ["acknowledged", "finished"]
 
 
-async def test_network_address_needs_a_token(tiny_model: Path) -> None:  # noqa: F811
+async def test_network_address_needs_a_token(tiny_model: Path) -> None:
     engine = engine_for(tiny_model)
     try:
         with pytest.raises(ServeRefused, match="needs a token: set HARK_SERVE_TOKEN"):
@@ -162,7 +147,7 @@ async def test_network_address_needs_a_token(tiny_model: Path) -> None:  # noqa:
         await engine.aclose()
 
 
-async def test_token_checked_before_the_upgrade(tiny_model: Path) -> None:  # noqa: F811
+async def test_token_checked_before_the_upgrade(tiny_model: Path) -> None:
     engine = engine_for(tiny_model)
     running = await serve(engine, token=TOKEN, max_sessions=2)
     url = url_of(running)
@@ -186,7 +171,7 @@ async def test_token_checked_before_the_upgrade(tiny_model: Path) -> None:  # no
         await engine.aclose()
 
 
-async def test_hark_serve_command(tmp_path: Path, tiny_model: Path) -> None:  # noqa: F811
+async def test_hark_serve_command(tmp_path: Path, tiny_model: Path) -> None:
     env = hark_env(tmp_path, HARK_SERVE_TOKEN=TOKEN)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app", "serve", "--port", "0", "--model", str(tiny_model),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -25,23 +23,9 @@ from tests.emulators import (
     TogetherEmulator,
     Utterance,
 )
+from tests.helpers import ArraySource
 
 KEY = "k-123"
-
-
-class ArraySource:
-    """A float32 signal as an audio source, in 20 ms blocks like a microphone callback."""
-
-    def __init__(self, signal: npt.NDArray[np.float32], sample_rate: int, channels: int = 1):
-        self.signal = signal.reshape(-1, channels)
-        self.sample_rate = sample_rate
-        self.channels = channels
-
-    async def blocks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
-        step = self.sample_rate // 50
-        for i in range(0, len(self.signal), step):
-            yield self.signal[i : i + step]
-            await asyncio.sleep(0)
 
 
 def noise(seconds: float, rate: int = 16000) -> npt.NDArray[np.float32]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 import qasync
 from PySide6.QtCore import QTimer
@@ -26,25 +25,8 @@ from app.core.options import LocalOptions
 from app.engine.local_connector import LocalConnector
 from app.engine.local_server import LocalEngine
 from app.engine.session import StreamingSession
-from tests.helpers import TIMEOUT_FACTOR
+from tests.helpers import TIMEOUT_FACTOR, ArraySource
 from tests.synthetic_speech import silence, speechlike
-
-pytest_plugins = ["tests.local_model"]
-
-
-class SignalSource:
-    """A fixed signal in 20 ms blocks, handed over as fast as the loop takes them."""
-
-    sample_rate = 16000
-    channels = 1
-
-    def __init__(self, signal: npt.NDArray[np.float32]) -> None:
-        self.signal = signal.reshape(-1, 1)
-
-    async def blocks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
-        for i in range(0, len(self.signal), 320):
-            yield self.signal[i : i + 320]
-            await asyncio.sleep(0)
 
 
 @pytest.fixture
@@ -100,7 +82,7 @@ def test_qt_keeps_turning_during_inference(
     async def scenario() -> None:
         timer.start()
         session = StreamingSession(options, "", connector, flush_timeout=60, on_event=finals.append)
-        await session.run(SignalSource(signal))
+        await session.run(ArraySource(signal))
         timer.stop()
         await connector.aclose()
 
