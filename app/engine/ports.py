@@ -165,6 +165,7 @@ class Transcriber(Protocol):
         word_timestamps: bool,
         beam_size: int,
         partial: bool = False,
+        context: str = "",
     ) -> TranscriptionResult:
         """Transcribe 16 kHz mono float32 ``audio`` (one utterance, at most 30 s).
 
@@ -176,6 +177,8 @@ class Transcriber(Protocol):
             beam_size: Beam search width (1 = greedy).
             partial: A throw-away hypothesis (a partial): the implementation may trade
                 accuracy for speed (no temperature fallback).
+            context: What was said just before this audio: conditions the decoder
+                (Whisper's previous-text prompt); may be empty.
         """
 
 
