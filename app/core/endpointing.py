@@ -11,8 +11,11 @@ utterance, and says when to transcribe what. Its rules are those of Silero's
   utterance keeps ``speech_pad_ms`` after the first silent window;
 - an utterance that reaches ``max_duration_s`` is cut there (a forced final) and the
   next one starts at once, still in speech;
-- while in speech, every ``partial_interval_s`` of newly buffered audio (audio seconds,
-  not wall-clock time) a partial is offered: the whole utterance so far;
+- while in speech, a partial is offered (the whole utterance so far) once
+  ``first_partial_s`` of speech has been heard, then every ``partial_interval_s`` of
+  newly buffered audio (audio seconds, not wall-clock time), but only when a speech
+  window came since the last one: the trailing silence before an endpoint offers
+  nothing, so no partial work stands in the way of the final;
 - audio outside speech is not kept (beyond the padding), so long silence costs nothing
   and produces nothing.
 
@@ -45,11 +48,14 @@ class Chunk:
         audio: A copy of the utterance's samples (float32, 16 kHz mono).
         start: Where the audio starts, in seconds from the start of the stream.
         reason: ``"partial"`` for a partial; for a final, what ended the utterance.
+        speech_end: Where the last speech window of the audio ends, in seconds from
+            the start of ``audio`` (what came after it is padding or silence).
     """
 
     audio: FloatArray
     start: float
     reason: ChunkReason
+    speech_end: float = 0.0
 
     @property
     def final(self) -> bool:
@@ -71,6 +77,7 @@ class Endpointer:
         speech_pad_ms: Audio kept before the start and after the end of speech.
         max_duration_s: Longest utterance before a forced final.
         partial_interval_s: Buffered audio between partials; ``None`` for no partials.
+        first_partial_s: Speech heard before the first partial of an utterance.
         sample_rate: Samples per second of the windows (16000).
     """
 
@@ -82,6 +89,7 @@ class Endpointer:
         speech_pad_ms: float,
         max_duration_s: float,
         partial_interval_s: float | None,
+        first_partial_s: float = 0.3,
         sample_rate: int = 16000,
     ) -> None:
         if max_duration_s <= 0:
@@ -94,6 +102,7 @@ class Endpointer:
         self._interval = (
             None if partial_interval_s is None else max(1, round(partial_interval_s * sample_rate))
         )
+        self._first = max(1, round(first_partial_s * sample_rate))
         self._buffer = np.zeros(self._max + self._pad + WINDOW, np.float32)
         self._length = 0  # samples of the current utterance in _buffer
         self._history = np.zeros(0, np.float32)  # the last `pad` samples seen
@@ -103,6 +112,7 @@ class Endpointer:
         self._temp_end = 0  # stream sample where the current silence started, 0 if none
         self._speech_windows = 0
         self._offered = 0  # utterance length when the last partial was offered
+        self._speech_end = 0  # utterance length at the end of its last speech window
 
     @property
     def in_speech(self) -> bool:
@@ -132,6 +142,7 @@ class Endpointer:
             self._length = 0
             self._offered = 0
             self._speech_windows = 0
+            self._speech_end = 0
             self._append(self._history)
             self._append(window)
         self._remember(window)
@@ -139,6 +150,7 @@ class Endpointer:
             return chunks
         if speech:
             self._speech_windows += 1
+            self._speech_end = self._length
         if prob < self.threshold - _NEG_THRESHOLD_GAP:
             if not self._temp_end:
                 self._temp_end = self._current
@@ -154,10 +166,19 @@ class Endpointer:
                 chunks.append(chunk)
             self._start = self._current  # the next utterance goes on, still in speech
             return chunks
-        if self._interval is not None and self._length - self._offered >= self._interval:
+        if self._partial_due():
             self._offered = self._length
-            chunks.append(Chunk(self._buffer[: self._length].copy(), self._start_s, "partial"))
+            audio = self._buffer[: self._length].copy()
+            speech_end = self._speech_end / self.sample_rate
+            chunks.append(Chunk(audio, self._start_s, "partial", speech_end))
         return chunks
+
+    def _partial_due(self) -> bool:
+        if self._interval is None or self._speech_end <= self._offered:
+            return False  # no partials, or no speech since the last one
+        if not self._offered:
+            return self._speech_windows * WINDOW >= self._first
+        return self._length - self._offered >= self._interval
 
     def flush(self, tail: FloatArray | None = None) -> Chunk | None:
         """End the stream: the utterance in progress (plus ``tail``) as a final, if in speech.
@@ -191,10 +212,12 @@ class Endpointer:
     def _take(self, length: int, reason: ChunkReason) -> Chunk | None:
         """The utterance's first ``length`` samples as a final; reset the buffer."""
         speech, start = self._speech_windows, self._start_s
+        speech_end = min(self._speech_end, length) / self.sample_rate
         audio = self._buffer[:length].copy()
         self._length = 0
         self._offered = 0
         self._speech_windows = 0
+        self._speech_end = 0
         if speech == 0 or length == 0:
             return None
-        return Chunk(audio, start, reason)
+        return Chunk(audio, start, reason, speech_end)

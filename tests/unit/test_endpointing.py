@@ -63,14 +63,33 @@ def test_hysteresis_keeps_speech_going_between_thresholds() -> None:
     assert ep.in_speech
 
 
-def test_partials_every_interval_of_buffered_audio() -> None:
-    ep = _endpointer(partial_interval_s=4 * WINDOW / RATE)
+def test_first_partial_early_then_every_interval_of_buffered_audio() -> None:
+    ep = _endpointer(partial_interval_s=4 * WINDOW / RATE, first_partial_s=2 * WINDOW / RATE)
     got = _feed(ep, [0.9] * 13)
     assert [(i, c.reason, len(c.audio) // WINDOW) for i, c in got] == [
-        (3, "partial", 4),
-        (7, "partial", 8),
-        (11, "partial", 12),
+        (1, "partial", 2),
+        (5, "partial", 6),
+        (9, "partial", 10),
     ]
+    assert [c.speech_end for _, c in got] == [len(c.audio) / RATE for _, c in got]
+
+
+def test_no_partial_without_new_speech() -> None:
+    # Speech, then a pause shorter than the endpoint's silence: the pause offers nothing,
+    # so no pass is spent on it and none can stand in the way of the final.
+    ep = _endpointer(
+        partial_interval_s=2 * WINDOW / RATE, first_partial_s=WINDOW / RATE, min_silence_ms=20 * 32
+    )
+    got = _feed(ep, [0.9] * 4 + [0.0] * 12 + [0.9] * 3)
+    assert [i for i, c in got if c.reason == "partial"] == [0, 2, 4, 16, 18]
+
+
+def test_speech_end_marks_the_last_speech_window() -> None:
+    ep = _endpointer(speech_pad_ms=64)
+    [(_, chunk)] = _feed(ep, [0.0] * 5 + [0.9] * 3 + [0.0] * 6)
+    # Two windows of padding, three of speech: the speech ends five windows in.
+    assert chunk.speech_end == 5 * WINDOW / RATE
+    assert chunk.duration == 7 * WINDOW / RATE
 
 
 def test_max_duration_forces_a_final_and_goes_on() -> None:
