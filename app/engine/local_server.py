@@ -7,41 +7,55 @@ it in-process over an in-memory connection (:mod:`app.engine.local_connector`);
 
 - audio is cut into 512-sample windows, scored by the VAD and segmented into
   utterances by :class:`~app.core.endpointing.Endpointer`;
-- while in speech, every ``partial_interval_s`` of new audio the whole utterance so far
-  is transcribed again and sent as a partial. A partial that falls due while this
-  session's previous transcription is still queued or running is dropped, never
-  queued, so partials can never pile up behind a slow model: on a slow machine they
-  simply come less often;
+- while the user speaks, the utterance is decoded again every ``partial_interval_s``
+  of new speech (a *pass*), and each pass is sent as a partial. Words two successive
+  passes agree on are committed (:class:`~app.core.agreement.Agreement`): later
+  passes decode only the audio after them, with their text as context. So at the end
+  of the utterance only the last second or two is left to decode, however long the
+  utterance was;
 - a final goes out at the VAD endpoint, at ``max_final_duration_s``, or at
-  ``end_audio`` (``is_end_of_audio_flush``); finals are never dropped, and every
-  session's results go out in order;
+  ``end_audio`` (``is_end_of_audio_flush``). When nothing was said since the last
+  pass, that pass is the final; otherwise the uncommitted tail is decoded, with
+  temperature fallback. Finals carry on the session's text as the next utterance's
+  context, as Whisper does between windows. A final with no words (only
+  punctuation, or nothing) is not sent;
+- partials never delay a final: a pass falls due only while new speech arrives, it
+  is dropped (never queued) when this session's previous job is still queued or
+  running or when the model is busy, and finals go to the model before any partial;
 - ``end_audio`` is acknowledged at once; the session then waits for its queued work,
   sends the flush final (only when the VAD is in speech) and ``finished``. The server
   never closes a session by itself after that.
 
 Threads: inference never runs on the event loop. Every model call (creating the
-transcriber, loading it, transcribing) goes to one executor, by default a single
-worker thread shared by all sessions: CTranslate2 already spreads one transcription
-over several cores, so parallel calls would only oversubscribe the CPU (and a single
-model instance serialises them anyway), while the event loop keeps turning because
-CTranslate2 releases the GIL while it computes. The VAD runs on the event loop: one
-window costs about 0.2 ms (0.6 % of its 32 ms), and the session yields to the loop
-every 16 windows so a client sending faster than real time cannot stall it.
+transcriber, loading it, transcribing) goes to the engine's executor, ``workers``
+threads shared by all sessions (one by default: CTranslate2 already spreads one
+transcription over several cores, and the desktop app has one session; ``hark
+serve`` runs several). :class:`_Scheduler` hands the workers out, finals first. The
+event loop keeps turning because CTranslate2 releases the GIL while it computes. The
+VAD runs on the event loop: one window costs about 0.2 ms (0.6 % of its 32 ms), and
+the session yields to the loop every 16 windows so a client sending faster than real
+time cannot stall it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import concurrent.futures
 import contextlib
 import functools
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+import numpy as np
+import numpy.typing as npt
+
+from app.core.agreement import Agreement, drop_after, has_words, pass_words
 from app.core.audio import Framer, pcm16_to_float
 from app.core.baseten_metadata import AcceptSchema, SessionParams, params_from_options
 from app.core.endpointing import WINDOW, Chunk, Endpointer
@@ -54,7 +68,7 @@ from app.core.local_protocol import (
     HealthCheck,
     MetadataRejected,
 )
-from app.core.local_types import TranscriptionResult
+from app.core.local_types import TranscribedSegment, TranscriptionResult
 from app.core.options import LocalOptions
 from app.engine.ports import ServerConnection, Transcriber, Vad
 
@@ -66,6 +80,7 @@ CLOSE_GOING_AWAY = 1001
 YIELD_EVERY_WINDOWS = 16
 
 _T = TypeVar("_T")
+FloatArray = npt.NDArray[np.float32]
 
 
 class LocalEngine:
@@ -77,8 +92,10 @@ class LocalEngine:
         vad_factory: Makes one VAD per session from its speech threshold.
         max_sessions: Sessions served at once; one more is refused with an error frame
             ("server busy: N sessions") and close code 1013.
-        executor: Where model calls run; by default a single worker thread owned (and
+        executor: Where model calls run; by default ``workers`` threads owned (and
             shut down) by the engine.
+        workers: Transcriptions run at once (the transcriber must allow that many
+            concurrent calls); finals are given a worker before any partial.
         defaults: Settings for metadata keys a client leaves out; ``None`` means
             Baseten's own defaults, which is what a Baseten client expects.
         accept: The metadata schemas taken: ``"both"``, ``"current"`` or ``"legacy"``.
@@ -96,16 +113,21 @@ class LocalEngine:
         executor: concurrent.futures.Executor | None = None,
         defaults: LocalOptions | None = None,
         accept: AcceptSchema = "both",
+        workers: int = 1,
     ) -> None:
         if max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         self._transcriber_factory = transcriber_factory
         self.vad_factory = vad_factory
         self.max_sessions = max_sessions
         self._own_executor = executor is None
         self.executor = executor or concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="hark-whisper"
+            max_workers=workers, thread_name_prefix="hark-whisper"
         )
+        self.workers = workers
+        self._scheduler = _Scheduler(workers)
         self.defaults = params_from_options(defaults) if defaults else SessionParams()
         self.accept: AcceptSchema = accept
         self.active_sessions = 0
@@ -151,19 +173,34 @@ class LocalEngine:
     async def _in_executor(self, fn: Callable[[], _T]) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
-    async def transcribe(self, chunk: Chunk, params: SessionParams) -> TranscriptionResult:
-        """Transcribe one chunk in the executor with the session's settings."""
+    async def transcribe(
+        self,
+        audio: FloatArray,
+        params: SessionParams,
+        *,
+        partial: bool,
+        context: str = "",
+        language: str | None = None,
+        word_timestamps: bool | None = None,
+    ) -> TranscriptionResult | None:
+        """Transcribe ``audio`` in the executor with the session's settings.
+
+        A ``partial`` returns ``None`` without running when every worker is busy or a
+        final is waiting for one (dropped, never queued); a final waits its turn.
+        ``language`` and ``word_timestamps`` override the session's when given.
+        """
         transcriber = await self._get_transcriber()
         call = functools.partial(
             transcriber.transcribe,
-            chunk.audio,
-            language=params.language,
+            audio,
+            language=language if language is not None else params.language,
             prompt=params.prompt,
-            word_timestamps=params.word_timestamps,
+            word_timestamps=params.word_timestamps if word_timestamps is None else word_timestamps,
             beam_size=params.beam_width,
-            partial=not chunk.final,
+            partial=partial,
+            context=context,
         )
-        return await self._in_executor(call)
+        return await self._scheduler.run(lambda: self._in_executor(call), urgent=not partial)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -209,6 +246,27 @@ class LocalEngine:
         self._transcriber = None
 
 
+RATE = 16000
+AFTER_SPEECH_S = 0.3
+"""Text that starts this long after the last speech window is taken for a hallucination."""
+PAUSE_WINDOWS = 3
+"""Silent VAD windows (32 ms each) that make a pause where the audio may be cut."""
+UTTERANCE_LANGUAGE_S = 1.5
+"""A pass over this much of an utterance's start settles its language (when detected)."""
+LANGUAGE_LOCK_PROB = 0.5
+"""A detected language this likely is kept for the rest of the session."""
+
+
+def _partial_result(text: str, result: TranscriptionResult) -> TranscriptionResult:
+    """A partial's result: one segment with the best guess so far (committed + latest pass)."""
+    if not text:
+        return TranscriptionResult.of((), result.language, result.language_prob)
+    flagged = any(s.possible_hallucination for s in result.segments)
+    end = max((s.end for s in result.segments), default=0.0)
+    segment = TranscribedSegment(0.0, end, " " + text, compression_ratio=3.0 if flagged else 1.0)
+    return TranscriptionResult.of((segment,), result.language, result.language_prob)
+
+
 def _log_load_failure(future: asyncio.Future[None]) -> None:
     if future.cancelled():
         return
@@ -217,11 +275,68 @@ def _log_load_failure(future: asyncio.Future[None]) -> None:
         log.warning("loading the local model failed: %s", exc)
 
 
+class _Scheduler:
+    """Hands ``slots`` model workers out: finals wait their turn, partials never wait.
+
+    A partial runs only when a worker is free and no final is waiting; otherwise it is
+    dropped (:meth:`run` returns ``None``). A worker that finishes goes straight to
+    the longest-waiting final.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._finals: deque[asyncio.Future[None]] = deque()
+
+    async def run(
+        self, job: Callable[[], collections.abc.Awaitable[_T]], *, urgent: bool
+    ) -> _T | None:
+        if not urgent and (self._free == 0 or self._finals):
+            log.debug("partial dropped: the model is busy")
+            return None
+        if self._free:
+            self._free -= 1
+        else:
+            turn = asyncio.get_running_loop().create_future()
+            self._finals.append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn in self._finals:
+                    self._finals.remove(turn)
+                elif turn.done() and not turn.cancelled():
+                    self._release()  # the slot was handed over just as we were cancelled
+                raise
+        try:
+            return await job()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._finals:
+            turn = self._finals.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._free += 1
+
+
 @dataclass
 class _Job:
     chunk: Chunk
     queued_at: float
     utterance: int  # finals submitted before this job; a partial is stale once it grows
+
+
+@dataclass
+class _Utterance:
+    """What the passes over the current utterance have settled so far."""
+
+    start: float  # stream seconds where it starts (the chunks' ``start``)
+    agreement: Agreement = field(default_factory=Agreement)
+    last_pass: TranscriptionResult | None = None
+    last_pass_offset: float = 0.0  # where that pass's audio started (utterance seconds)
+    last_pass_end: float = 0.0  # where it ended
+    language: str | None = None  # detected from its first second and a half
 
 
 class _Session:
@@ -243,6 +358,11 @@ class _Session:
         self.vad: Vad | None = None
         self.endpointer: Endpointer | None = None
         self.worker: asyncio.Task[None] | None = None
+        self.utterance: _Utterance | None = None
+        self.context = ""  # the session's final text so far (conditions the next passes)
+        self.language: str | None = None  # detected once, then kept for the session
+        self.pauses: list[tuple[float, float]] = []  # silent runs, stream seconds
+        self._quiet_since: int | None = None  # window where the current silent run began
 
     async def run(self) -> None:
         first = await self.conn.recv()
@@ -307,11 +427,26 @@ class _Session:
         for frame in self.framer.push(pcm):
             window = pcm16_to_float(frame)
             prob = self.vad.speech_probability(window)
+            self._note_pause(prob)
             for chunk in self.endpointer.push(window, prob):
                 self._submit(chunk)
             self.windows += 1
             if self.windows % YIELD_EVERY_WINDOWS == 0:
                 await asyncio.sleep(0)
+
+    def _note_pause(self, prob: float) -> None:
+        """Record runs of at least :data:`PAUSE_WINDOWS` silent windows (where a cut is safe)."""
+        assert self.endpointer is not None
+        quiet = prob < self.endpointer.threshold - 0.15
+        if quiet and self._quiet_since is None:
+            self._quiet_since = self.windows
+        elif not quiet and self._quiet_since is not None:
+            if self.windows - self._quiet_since >= PAUSE_WINDOWS:
+                self.pauses.append(
+                    (self._quiet_since * WINDOW / RATE, self.windows * WINDOW / RATE)
+                )
+                del self.pauses[:-64]
+            self._quiet_since = None
 
     def _submit(self, chunk: Chunk) -> None:
         if not chunk.final and self.pending:
@@ -351,8 +486,14 @@ class _Session:
 
     async def _run_job(self, job: _Job) -> None:
         chunk = job.chunk
+        if not chunk.final and job.utterance < self.finals_submitted:
+            return  # the utterance has ended since: its final is on the way
+        result: TranscriptionResult | None
         try:
-            result = await self.engine.transcribe(chunk, self.protocol.params)
+            if chunk.final:
+                result = await self._final_result(chunk)
+            else:
+                result = await self._pass(chunk)
         except HarkError as exc:
             await self._fail(str(exc))
             return
@@ -360,8 +501,16 @@ class _Session:
             log.exception("local transcription failed")
             await self._fail(f"The local transcription failed: {type(exc).__name__}: {exc}")
             return
+        if result is None:
+            return  # a partial dropped because the model was busy
         latency = self.loop.time() - job.queued_at
         if chunk.final:
+            if not has_words(result.text):
+                log.debug("final without words dropped: %r", result.text)
+                return
+            self.context = f"{self.context} {result.text}".strip()[-2000:]
+            if self.language is None and (result.language_prob or 0) >= LANGUAGE_LOCK_PROB:
+                self.language = result.language
             message: str | None = self.protocol.final(
                 result,
                 offset=chunk.start,
@@ -370,13 +519,96 @@ class _Session:
                 latency=latency,
             )
         elif job.utterance < self.finals_submitted:
-            return  # the utterance has ended since: its final is on the way
+            return
         else:
             message = self.protocol.partial(
                 result, offset=chunk.start, audio_length=chunk.duration, latency=latency
             )
         if message is not None:
             await self.conn.send(message)
+
+    def _utterance_of(self, chunk: Chunk) -> _Utterance:
+        if self.utterance is None or self.utterance.start != chunk.start:
+            self.utterance = _Utterance(chunk.start)
+        return self.utterance
+
+    def _language(self) -> str | None:
+        utterance = self.utterance.language if self.utterance else None
+        return self.protocol.params.language or self.language or utterance
+
+    async def _pass(self, chunk: Chunk) -> TranscriptionResult | None:
+        """Decode the uncommitted part of the utterance so far; commit what two passes agree on."""
+        utt = self._utterance_of(chunk)
+        agreement = utt.agreement
+        offset = agreement.cut_s
+        # The agreement needs the words' times.
+        result = await self._decode_after_cut(chunk, agreement, partial=True, timed=True)
+        if result is None:
+            return None
+        pauses = [(a - chunk.start, b - chunk.start) for a, b in self.pauses if a >= chunk.start]
+        if utt.language is None and offset == 0 and chunk.duration >= UTTERANCE_LANGUAGE_S:
+            utt.language = result.language  # detected from the whole utterance so far
+        committed = agreement.update(
+            pass_words(result), offset_s=offset, heard_s=chunk.duration, pauses=pauses
+        )
+        if committed:
+            log.debug(
+                "committed %d words up to %.2f s of %.2f s: %r",
+                committed,
+                agreement.cut_s,
+                chunk.duration,
+                agreement.committed_text,
+            )
+        utt.last_pass, utt.last_pass_offset, utt.last_pass_end = result, offset, chunk.duration
+        return _partial_result(agreement.hypothesis_text, result)
+
+    async def _decode_after_cut(
+        self,
+        chunk: Chunk,
+        agreement: Agreement,
+        *,
+        partial: bool,
+        timed: bool | None = None,
+        language: str | None = None,
+    ) -> TranscriptionResult | None:
+        """Transcribe the chunk's audio after the cut, with the text before it as context."""
+        return await self.engine.transcribe(
+            chunk.audio[round(agreement.cut_s * RATE) :],
+            self.protocol.params,
+            partial=partial,
+            context=f"{self.context}{agreement.committed_text}",
+            language=language or self._language(),
+            word_timestamps=timed,
+        )
+
+    async def _final_result(self, chunk: Chunk) -> TranscriptionResult:
+        """The final of the utterance: the committed words, then the tail decoded now.
+
+        When the last pass heard all of the speech and the start of the silence after
+        it (nothing was said since, and the last word's end was in its audio), it is
+        the tail: nothing is decoded again.
+        """
+        utt = self._utterance_of(chunk)
+        language = self._language()
+        self.utterance = None
+        agreement = utt.agreement
+        last = utt.last_pass
+        if (
+            last is not None
+            and chunk.speech_end + AFTER_SPEECH_S <= utt.last_pass_end
+            and not any(s.possible_hallucination for s in last.segments)
+        ):
+            log.debug("final: the last pass heard all the speech; reusing it")
+            tail, offset = agreement.pending_result(last), 0.0
+        else:
+            offset = agreement.cut_s
+            decoded = await self._decode_after_cut(
+                chunk, agreement, partial=False, language=language
+            )
+            assert decoded is not None  # finals are never dropped
+            tail = decoded
+        final = agreement.finish(tail, offset_s=offset)
+        return drop_after(final, chunk.speech_end + AFTER_SPEECH_S)
 
     async def _fail(self, message: str) -> None:
         """A non-recoverable failure: tell the client and end the stream (§1.7)."""
