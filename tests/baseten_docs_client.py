@@ -4,7 +4,7 @@ The example on docs.baseten.co (streaming transcription API, v1) opens the socke
 ``websockets.connect(url, additional_headers={"Authorization": "Api-Key ..."})``, sends
 the metadata dict with ``json.dumps`` as the first frame, then raw int16 PCM in blocks
 of ``CHUNK_SIZE = 512`` samples at 16 kHz, and prints each message's ``is_final`` and
-text. The example streams a microphone forever; this one streams a buffer, then sends
+``transcript``. The example streams a microphone forever; this one streams a buffer, then sends
 ``{"type": "end_audio"}``, reads until ``finished`` and closes, as §1.7 of
 protocols.md describes the graceful end. Nothing from Hark is imported: it checks
 that ``hark serve`` works for a client that only knows Baseten's documentation.
@@ -71,8 +71,8 @@ class Outcome:
 
     @property
     def text(self) -> str:
-        """The finals' text, as the docs build it: the segments' texts joined."""
-        return "".join(s["text"] for m in self.finals for s in m["segments"]).strip()
+        """The finals' text, read as the docs example reads it: each one's ``transcript``."""
+        return " ".join(str(m.get("transcript")) for m in self.finals).strip()
 
 
 async def stream(
@@ -142,9 +142,8 @@ def main() -> None:
     outcome = asyncio.run(
         stream(url, _read_wav(path), api_key=os.environ.get("BASETEN_API_KEY"), realtime=True)
     )
-    for message in outcome.transcriptions:
-        text = "".join(s["text"] for s in message["segments"])
-        print(f"[{'final' if message['is_final'] else 'partial'}] {text}")
+    for message in outcome.transcriptions:  # as the docs example prints them
+        print(f"[{'final' if message.get('is_final') else 'partial'}] {message.get('transcript')}")
 
 
 if __name__ == "__main__":

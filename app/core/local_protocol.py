@@ -315,6 +315,9 @@ class BasetenServerProtocol:
         message: dict[str, Any] = {
             "type": "transcription",
             "is_final": is_final,
+            # The utterance's whole text, beside the segments: the response shown in
+            # Baseten's docs has it, and their example client prints it.
+            "transcript": result.text,
             "transcription_num": num,
             "segments": [self._segment(s, result, offset) for s in result.segments],
             "language_code": result.language,

@@ -99,6 +99,10 @@ async def test_docs_example_client(server: HarkServer) -> None:
     assert outcome.errors == []
     assert [m["is_final"] for m in outcome.finals] == [True, True]
     assert outcome.text == f"{TEXT}{SCRIPTED_TEXT}".strip()
+    # The docs example prints each message's top-level transcript: it is the segments' text.
+    for message in outcome.transcriptions:
+        joined = "".join(s["text"] for s in message["segments"]).strip()
+        assert message["transcript"] == joined, message
     assert outcome.partials, "partials were asked for"
     first = outcome.finals[0]
     assert first["transcription_num"] == 1

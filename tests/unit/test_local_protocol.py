@@ -327,9 +327,9 @@ def test_bad_control_messages_get_basetens_error_shapes() -> None:
 
 
 TRANSCRIPTION_KEYS = {
-    "type", "is_final", "transcription_num", "segments", "language_code", "language_prob",
-    "diarization", "timing_info", "enable_chunk_level_language_detection", "audio_length_sec",
-    "next_partial", "pipeline_latency",
+    "type", "is_final", "transcript", "transcription_num", "segments", "language_code",
+    "language_prob", "diarization", "timing_info", "enable_chunk_level_language_detection",
+    "audio_length_sec", "next_partial", "pipeline_latency",
 }  # fmt: skip
 SEGMENT_KEYS = {
     "start_time", "end_time", "text", "log_prob", "word_timestamps", "speaker",
@@ -355,6 +355,9 @@ def test_transcription_shapes_and_numbering() -> None:
         assert set(m) == TRANSCRIPTION_KEYS  # is_end_of_audio_flush only on the flush final
     assert set(decoded[4]) == TRANSCRIPTION_KEYS | {"is_end_of_audio_flush"}
     assert decoded[4]["is_end_of_audio_flush"] is True
+    # The documented response's top-level transcript (Baseten's example client prints it).
+    for m in decoded[:4]:
+        assert m["transcript"] == "".join(s["text"] for s in m["segments"]).strip()
     segment = decoded[2]["segments"][0]
     assert set(segment) == SEGMENT_KEYS
     assert (segment["start_time"], segment["end_time"], segment["text"]) == (
