@@ -8,6 +8,7 @@ arrives.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from dataclasses import asdict
@@ -96,6 +97,14 @@ def event_to_json(event: Event) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> int:
     """Carry out ``hark transcribe``; return the exit status."""
     options = options_from_args(args.provider, args)
+    if (
+        args.fast
+        and isinstance(options, LocalOptions)
+        and getattr(args, "opt_partials", None) is None
+    ):
+        # Nobody watches partials of a file sent at full speed; each one would cost a
+        # model pass. Asked for explicitly (--partials true), they still run.
+        options = dataclasses.replace(options, partials=False)
     title = PROVIDER_TITLES[args.provider]
     try:  # fail fast on a bad endpoint, before asking for the key
         build_protocol(options).connect_request("")

@@ -240,7 +240,7 @@ class LocalOptions(ProviderOptions):
     )
     vad_threshold: float = option(0.5, "Speech probability threshold of the VAD", min=0.0, max=1.0)
     vad_min_silence_ms: int = option(500, "Silence (ms) that ends an utterance", min=0, max=10000)
-    beam_width: int = option(1, "Beam search width (1 = greedy, fastest)", min=1, max=10)
+    beam_width: int = option(5, "Beam search width (1 = greedy, fastest)", min=1, max=10)
 
     def __post_init__(self) -> None:
         super().__post_init__()

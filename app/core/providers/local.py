@@ -19,7 +19,7 @@ from app.core.providers.base import ConnectRequest
 from app.core.providers.baseten import BasetenProtocol
 
 SCHEME = "local"
-SPEECH_PAD_MS = 200
+SPEECH_PAD_MS = 400
 """Audio kept around detected speech: Whisper hears word onsets and endings whole."""
 
 
