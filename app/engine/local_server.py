@@ -102,6 +102,8 @@ class LocalEngine:
 
     Attributes:
         active_sessions: Sessions being served now.
+        warned_slow: True once a model call ran slower than real time (logged once,
+            with the advice to choose a smaller model).
     """
 
     def __init__(
@@ -131,6 +133,8 @@ class LocalEngine:
         self.defaults = params_from_options(defaults) if defaults else SessionParams()
         self.accept: AcceptSchema = accept
         self.active_sessions = 0
+        self.warned_slow = False  # "the model is too slow" was logged
+        self._calls = 0  # model calls made (the first one warms up)
         self._transcriber: Transcriber | None = None
         self._transcriber_lock = asyncio.Lock()
         self._sessions: set[_Session] = set()
@@ -200,7 +204,32 @@ class LocalEngine:
             partial=partial,
             context=context,
         )
-        return await self._scheduler.run(lambda: self._in_executor(call), urgent=not partial)
+        seconds = len(audio) / RATE
+        return await self._scheduler.run(
+            lambda: self._timed(transcriber, call, seconds), urgent=not partial
+        )
+
+    async def _timed(self, transcriber: Transcriber, call: Callable[[], _T], audio_s: float) -> _T:
+        """Run ``call`` in the executor; say once if the model is slower than real time."""
+        if self._loading is not None and not self._loading.done():
+            await asyncio.shield(self._loading)  # loading the model is not transcribing
+        await self._in_executor(transcriber.load)  # a no-op once loaded
+        started = time.perf_counter()
+        result = await self._in_executor(call)
+        took = time.perf_counter() - started
+        self._calls += 1
+        # The first call also warms CTranslate2 up (1.9 s for 0.4 s of audio was seen on a
+        # model that is 10x faster than real time after it): it is not judged.
+        if self._calls > 1 and not self.warned_slow and took > max(audio_s, SLOW_FLOOR_S):
+            self.warned_slow = True
+            log.warning(
+                "The local model is too slow for this machine: %.1f s of speech took %.1f s "
+                "to transcribe, so text will lag ever further behind. Choose a smaller model "
+                "(tiny or base, or their .en versions for English).",
+                audio_s,
+                took,
+            )
+        return result
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -247,6 +276,8 @@ class LocalEngine:
 
 
 RATE = 16000
+SLOW_FLOOR_S = 1.0
+"""A model call slower than real time, and longer than this, means the model is too big."""
 AFTER_SPEECH_S = 0.3
 """Text that starts this long after the last speech window is taken for a hallucination."""
 PAUSE_WINDOWS = 3

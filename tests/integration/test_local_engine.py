@@ -292,6 +292,25 @@ async def test_partials_are_dropped_while_a_transcription_runs(tiny_model: Path)
     await engine.aclose()
 
 
+async def test_a_model_slower_than_real_time_is_reported_once(
+    tiny_model: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    slow = _Recording(str(tiny_model), cpu_threads=1, delay_s=1.2)
+    engine = LocalEngine(lambda: slow, SileroVad)
+    metadata = {"streaming_vad_config": {"threshold": 0.0}}  # everything is speech
+    for _ in range(3):  # the first call (a warm-up) is not judged
+        client, task = await _open(engine, metadata)
+        await _send_audio(client, _silence(0.5))
+        await client.send('{"type":"end_audio"}')
+        await _until_finished(client)
+        await client.close()
+        await task
+    await engine.aclose()
+    warnings = [r.getMessage() for r in caplog.records if "too slow" in r.getMessage()]
+    assert len(warnings) == 1, (warnings, slow.calls)
+    assert "smaller model" in warnings[0]
+
+
 async def test_inference_runs_off_the_loop_which_keeps_turning(tiny_random_model: Path) -> None:
     recording = _Recording(str(tiny_random_model), cpu_threads=1)
     engine = LocalEngine(lambda: recording, SileroVad)
