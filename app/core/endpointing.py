@@ -37,7 +37,8 @@ ChunkReason = Literal["partial", "vad", "max_duration", "flush"]
 WINDOW = 512
 """Samples per VAD window at 16 kHz (Silero's window; 32 ms)."""
 
-_NEG_THRESHOLD_GAP = 0.15  # Silero's hysteresis: speech ends below threshold - 0.15
+NEG_THRESHOLD_GAP = 0.15
+"""Silero's hysteresis: a window is silence below ``threshold - NEG_THRESHOLD_GAP``."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,7 +152,7 @@ class Endpointer:
         if speech:
             self._speech_windows += 1
             self._speech_end = self._length
-        if prob < self.threshold - _NEG_THRESHOLD_GAP:
+        if prob < self.threshold - NEG_THRESHOLD_GAP:
             if not self._temp_end:
                 self._temp_end = self._current
             if self._current - self._temp_end >= self._min_silence:

@@ -52,13 +52,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import numpy as np
-import numpy.typing as npt
-
 from app.core.agreement import Agreement, drop_after, has_words, pass_words
 from app.core.audio import Framer, pcm16_to_float
 from app.core.baseten_metadata import AcceptSchema, SessionParams, params_from_options
-from app.core.endpointing import WINDOW, Chunk, Endpointer
+from app.core.endpointing import NEG_THRESHOLD_GAP, WINDOW, Chunk, Endpointer, FloatArray
 from app.core.errors import HarkError
 from app.core.local_protocol import (
     AudioFrame,
@@ -80,7 +77,6 @@ CLOSE_GOING_AWAY = 1001
 YIELD_EVERY_WINDOWS = 16
 
 _T = TypeVar("_T")
-FloatArray = npt.NDArray[np.float32]
 
 
 class LocalEngine:
@@ -365,8 +361,7 @@ class _Utterance:
     start: float  # stream seconds where it starts (the chunks' ``start``)
     agreement: Agreement = field(default_factory=Agreement)
     last_pass: TranscriptionResult | None = None
-    last_pass_offset: float = 0.0  # where that pass's audio started (utterance seconds)
-    last_pass_end: float = 0.0  # where it ended
+    last_pass_end: float = 0.0  # where its audio ended (utterance seconds)
     language: str | None = None  # detected from its first second and a half
 
 
@@ -468,7 +463,7 @@ class _Session:
     def _note_pause(self, prob: float) -> None:
         """Record runs of at least :data:`PAUSE_WINDOWS` silent windows (where a cut is safe)."""
         assert self.endpointer is not None
-        quiet = prob < self.endpointer.threshold - 0.15
+        quiet = prob < self.endpointer.threshold - NEG_THRESHOLD_GAP
         if quiet and self._quiet_since is None:
             self._quiet_since = self.windows
         elif not quiet and self._quiet_since is not None:
@@ -550,7 +545,7 @@ class _Session:
                 latency=latency,
             )
         elif job.utterance < self.finals_submitted:
-            return
+            return  # the utterance ended while this pass ran
         else:
             message = self.protocol.partial(
                 result, offset=chunk.start, audio_length=chunk.duration, latency=latency
@@ -590,7 +585,7 @@ class _Session:
                 chunk.duration,
                 agreement.committed_text,
             )
-        utt.last_pass, utt.last_pass_offset, utt.last_pass_end = result, offset, chunk.duration
+        utt.last_pass, utt.last_pass_end = result, chunk.duration
         return _partial_result(agreement.hypothesis_text, result)
 
     async def _decode_after_cut(
