@@ -251,7 +251,10 @@ class MicrophoneSource:
         self.dropped_blocks = 0
         self.captured_frames = 0
         self.error: AudioInputError | None = None
-        self._queue: deque[FloatBlock] = deque()
+        # Bounded from the start: PortAudio's first blocks can reach the loop before
+        # start() resumes after the open, and must land in this very queue.
+        maxlen = max(1, round(self.max_queued_s * 1000 / self.block_ms))
+        self._queue: deque[FloatBlock] = deque(maxlen=maxlen)
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stream: Any = None
@@ -294,8 +297,6 @@ class MicrophoneSource:
         self.channels = channels
         self._closed = loop.create_future()
         self._last_audio_at = loop.time()
-        maxlen = max(1, round(self.max_queued_s * 1000 / self.block_ms))
-        self._queue = deque(maxlen=maxlen)
         if self._stopping:  # stop() came while the device was opening
             self._close_stream()
         log.info(
