@@ -14,9 +14,9 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+from app.adapters.audiofile import AudioFileSource
 from app.adapters.secrets import KeyringSecretStore, resolve_key
 from app.adapters.state import FileSchemaMemory
-from app.adapters.wavfile import WavSource
 from app.adapters.whisper import whisper_factories
 from app.adapters.ws_transport import open_connection
 from app.cli.option_flags import add_option_flags, flag_name, options_from_args
@@ -110,7 +110,7 @@ async def run(args: argparse.Namespace) -> int:
         build_protocol(options).connect_request("")
     except SettingError as exc:
         raise SettingError(flag_name(exc.name), exc.message) from None
-    source = WavSource(args.audio_file)
+    source = AudioFileSource(args.audio_file)
     key = ""  # the local engine needs none
     if args.provider in KEYED_PROVIDERS:
         key, where = resolve_key(KeyringSecretStore(), args.provider, title)

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pytest
 import soxr
 
-from app.adapters.wavfile import WavSource
+from app.adapters.audiofile import AudioFileSource
 from app.adapters.whisper import ModelMissingError, SileroVad, WhisperTranscriber, whisper_factories
 from app.core.events import Event, Final, FlushAck, Partial
 from app.core.local_types import TranscriptionResult
@@ -136,7 +136,7 @@ async def test_partials_then_final_through_harks_session(tiny_model: Path, speec
     connector = LocalConnector(lambda o: _engine(Path(o.model)))
     events: list[Event] = []
     session = StreamingSession(options, "", connector, on_event=events.append)
-    result = await session.run(_Paced(WavSource(speech), speed=4))
+    result = await session.run(_Paced(AudioFileSource(speech), speed=4))
     await connector.aclose()
     kinds = [type(e).__name__ for e in events]
     assert kinds.count("Partial") >= 2, kinds
@@ -161,7 +161,9 @@ async def test_language_detection_on_a_multilingual_model(
     options = LocalOptions(model=str(tiny_multilingual_model), language="auto", partials=False)
     connector = LocalConnector(lambda o: _engine(Path(o.model)))
     events: list[Event] = []
-    await StreamingSession(options, "", connector, on_event=events.append).run(WavSource(speech))
+    await StreamingSession(options, "", connector, on_event=events.append).run(
+        AudioFileSource(speech)
+    )
     await connector.aclose()
     [final] = [e for e in events if isinstance(e, Final)]
     assert (final.language, final.language_prob) == ("en", 1.0)
@@ -174,7 +176,7 @@ async def test_a_missing_model_fails_at_connect_in_one_line(tmp_path: Path, spee
     )
     session = StreamingSession(LocalOptions(model="base"), "", connector)
     with pytest.raises(ModelMissingError, match=r"hark models download base") as caught:
-        await session.run(WavSource(speech))
+        await session.run(AudioFileSource(speech))
     assert "\n" not in str(caught.value)
     assert "cloud provider" in str(caught.value)
     await connector.aclose()

@@ -21,11 +21,11 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from app.adapters.audiofile import AudioFileSource
 from app.adapters.history import SqliteHistory
 from app.adapters.keyboard import UnavailableKeyboard
 from app.adapters.secrets import KeyringSecretStore
 from app.adapters.settings_store import SettingsStore, UiStateStore
-from app.adapters.wavfile import WavSource
 from app.adapters.ws_transport import open_connection
 from app.core.errors import HarkError
 from app.core.options import FireworksOptions
@@ -49,7 +49,7 @@ class WavMicrophone:
     """A WAV file played in real time, behaving like the app's microphone source."""
 
     def __init__(self, path: Path) -> None:
-        self._wav = WavSource(path)
+        self._wav = AudioFileSource(path)
         self.sample_rate = self._wav.sample_rate
         self.channels = self._wav.channels
         self.error: HarkError | None = None
