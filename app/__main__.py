@@ -1,7 +1,7 @@
 """Entry point: ``python -m app`` and the ``hark`` console script.
 
 ``hark`` alone (or with the app's own options) starts the desktop app; ``hark
-COMMAND ...`` runs a command-line command.
+COMMAND ...`` runs a command-line command, with ``-v`` before or after the command.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ CLI_COMMANDS = {"transcribe", "keys", "toggle", "ptt", "models", "serve", "help"
 def main() -> int:
     """Dispatch to the command line or the desktop app."""
     argv = sys.argv[1:]
-    if argv and argv[0] == "--self-check":
+    first = next((a for a in argv if a not in ("-v", "-vv", "-vvv", "--verbose")), None)
+    if first == "--self-check":
         from app.selfcheck import main as self_check
 
-        return self_check(argv[1:])
-    if argv and argv[0] == "--help-app":
+        return self_check([a for a in argv if a != "--self-check"])
+    if first == "--help-app":
         argv = ["--help"]
-    elif argv and (argv[0] in CLI_COMMANDS or argv[0] in ("-h", "--help")):
+    elif first in CLI_COMMANDS or first in ("-h", "--help"):
         from app.cli.main import main as cli_main
 
-        return cli_main(["--help"] if argv[0] == "help" else argv)
+        return cli_main(["--help"] if first == "help" else argv)
     from app.ui.application import run
 
     return run(argv)

@@ -73,7 +73,11 @@ OPTIONAL_FILES: tuple[str, ...] = ("preprocessor_config.json",)
 
 DEFAULT_BASE_URL = "https://huggingface.co"
 BASE_URL_ENV = "HARK_MODEL_BASE_URL"
-ALTERNATIVES = "Choose a cloud provider in Settings, or point the model setting at a model folder."
+ALTERNATIVES = (
+    "Use a folder holding a CTranslate2 Whisper model instead, run `hark models download` "
+    "when online, or use a cloud provider."
+)
+"""What a user without the download can do; worded for the app and the command line alike."""
 
 
 class ModelDownloadError(HarkError):

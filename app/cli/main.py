@@ -1,7 +1,7 @@
 """``hark`` on the command line: argument parsing and dispatch.
 
-Every failure the user can fix ends as one line on stderr (``hark: error: ...``) and a
-non-zero exit status; tracebacks are for bugs only.
+Every failure the user can fix, usage mistakes included, ends as one line on stderr
+(``hark: error: ...``) and exit status 1; tracebacks are for bugs only.
 """
 
 from __future__ import annotations
@@ -9,34 +9,52 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from app import __version__
+from app.argparsing import ArgumentParser, print_error, split_verbosity
 from app.cli import keys, models, remote, serve, transcribe
 from app.core.errors import HarkError
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (subcommands register their own arguments)."""
-    parser = argparse.ArgumentParser(
+def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
+    """The full argument parser (subcommands register their own arguments).
+
+    Args:
+        argv: The command line, read only for the provider it names, so that
+            ``hark transcribe --provider local --help`` shows local's options.
+    """
+    parser = ArgumentParser(
         prog="hark",
         description="Push-to-talk dictation and live captions over streaming speech-to-text. "
-        "`hark` alone starts the desktop app (`hark --help-app` for its options).",
+        "`hark` alone starts the desktop app (`hark --help-app` for its options); "
+        "`hark --self-check` reports what this machine can do, as JSON.",
+        epilog="-v/--verbose works before or after any command.",
     )
     parser.add_argument("--version", action="version", version=f"hark {__version__}")
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log progress to stderr (-vv: debug)"
+        "-v", "--verbose", action="count", help="log progress to stderr (-vv: debug)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    transcribe.register(sub)
+    transcribe.register(sub, provider=_named_provider(argv))
     keys.register(sub)
     remote.register(sub)
     models.register(sub)
     serve.register(sub)
     return parser
+
+
+def _named_provider(argv: Sequence[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--provider" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--provider="):
+            return arg.partition("=")[2]
+    return None
 
 
 class _OneLineFormatter(logging.Formatter):
@@ -56,25 +74,35 @@ def _setup_logging(verbosity: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    verbosity, rest = split_verbosity(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(rest)
+    args = parser.parse_args(rest)
     if args.command is None:
         parser.print_help()
-        return EXIT_USAGE
-    _setup_logging(args.verbose)
+        return EXIT_OK
+    _setup_logging(verbosity)
     try:
-        if args.command == "transcribe":
-            return asyncio.run(transcribe.run(args))
-        if args.command in ("toggle", "ptt"):
-            return remote.run(args)
-        if args.command == "models":
-            return models.run(args)
-        if args.command == "serve":
-            return serve.run(args)
-        return keys.run(args)
+        return _dispatch(args)
     except HarkError as exc:
-        print(f"hark: error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("hark: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`hark transcribe ... | head -1`): not an error of ours.
+        # Point stdout at nothing so the interpreter's final flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "transcribe":
+        return asyncio.run(transcribe.run(args))
+    if args.command in ("toggle", "ptt"):
+        return remote.run(args)
+    if args.command == "models":
+        return models.run(args)
+    if args.command == "serve":
+        return serve.run(args)
+    return keys.run(args)

@@ -1,9 +1,14 @@
 """Command-line flags built from the provider option dataclasses.
 
 Every field of every provider's options becomes a flag (``vad_threshold`` ->
-``--vad-threshold``), with the field's help text, type and choices, so a new option
-in ``app.core.options`` is on the command line without further work. Flags default to
-"not given"; a flag given for a provider that has no such option is an error.
+``--vad-threshold``), with the field's help text, type, choices, range and default,
+so a new option in ``app.core.options`` is on the command line without further work.
+Flags default to "not given"; a flag given for a provider that has no such option is
+an error that names the providers it applies to.
+
+Help is per provider when the command line names one (``--provider local --help``):
+only that provider's flags, with its own ranges and defaults. Without one, each flag
+that several providers share lists every provider's range and default.
 """
 
 from __future__ import annotations
@@ -49,62 +54,140 @@ def _parse_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _fields() -> dict[str, tuple[dataclasses.Field[Any], Any, list[str]]]:
-    """Every option name -> (a field, its base type, the providers that have it)."""
-    out: dict[str, tuple[dataclasses.Field[Any], Any, list[str]]] = {}
+def _number(base: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            return base(text)
+        except ValueError:
+            noun = "a whole number" if base is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+
+    return parse
+
+
+@dataclasses.dataclass(frozen=True)
+class _Flag:
+    """One option name as the providers that have it declare it."""
+
+    base: Any
+    fields: dict[str, dataclasses.Field[Any]]  # provider -> its field
+
+
+def _flags() -> dict[str, _Flag]:
+    """Every option name -> its type and each provider's field."""
+    out: dict[str, _Flag] = {}
     for provider, cls in OPTIONS_BY_PROVIDER.items():
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
-            if f.name in out:
-                out[f.name][2].append(provider)
-            else:
-                out[f.name] = (f, _base_type(hints[f.name]), [provider])
+            if f.name not in out:
+                out[f.name] = _Flag(_base_type(hints[f.name]), {})
+            out[f.name].fields[provider] = f
     return out
 
 
-def add_option_flags(parser: argparse.ArgumentParser) -> None:
-    """Add one flag per provider option, grouped as shared or per provider."""
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value) or "none"
+    if value in (None, ""):
+        return "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _details(f: dataclasses.Field[Any]) -> str:
+    """``(1..10, default 5)``: what one provider allows and uses when not given."""
+    meta = f.metadata
+    parts = []  # choices are in the flag's metavar
+    if meta.get("min") is not None:
+        parts.append(f"{meta['min']:g}..{meta['max']:g}")
+    parts.append(f"default {_show(_default(f))}")
+    return f"({', '.join(parts)})"
+
+
+def _help(flag: _Flag, provider: str | None) -> str:
+    if provider is not None:
+        f = flag.fields[provider]
+        return f"{f.metadata.get('help', '')} {_details(f)}"
+    if len(flag.fields) == 1:
+        (f,) = flag.fields.values()
+        return f"{f.metadata.get('help', '')} {_details(f)}"
+    helps = {f.metadata.get("help", "") for f in flag.fields.values()}
+    if len(helps) == 1:  # the same meaning everywhere: one text, then each provider's range
+        per = "; ".join(f"{p} {_details(f)}" for p, f in flag.fields.items())
+        return f"{helps.pop()}. {per}"
+    return "; ".join(
+        f"{p}: {f.metadata.get('help', '')} {_details(f)}" for p, f in flag.fields.items()
+    )
+
+
+def add_option_flags(parser: argparse.ArgumentParser, provider: str | None = None) -> None:
+    """Add one flag per provider option.
+
+    Args:
+        parser: The command's parser.
+        provider: The provider the command line names, if any: only its flags are
+            shown in ``--help``, with its ranges and defaults (the others still parse,
+            so using one gets a clear error, not "unrecognized argument").
+    """
     groups: dict[str, Any] = {}
-    for name, (f, base, providers) in _fields().items():
-        key = "shared" if len(providers) > 1 else providers[0]
+    for name, flag in _flags().items():
+        own = provider is None or provider in flag.fields
+        if provider is not None:
+            key = provider if own else "hidden"
+        else:
+            key = "shared" if len(flag.fields) > 1 else next(iter(flag.fields))
         if key not in groups:
-            title = "options for several providers" if key == "shared" else f"{key} options"
+            if key == "shared":
+                title = "options for several providers"
+            elif key == "hidden":
+                title = "hidden"
+            else:
+                title = f"{key} options"
             groups[key] = parser.add_argument_group(title)
-        meta = f.metadata
-        help_text = meta.get("help", "")
-        if key == "shared":
-            help_text += f" [{', '.join(providers)}]"
         kwargs: dict[str, Any] = {"dest": f"opt_{name}", "default": argparse.SUPPRESS}
+        base = flag.base
         if base is bool:
             kwargs.update(type=_parse_bool, metavar="BOOL")
-            help_text += " (true/false)"
-        elif base is int or base is float or base is str:
-            kwargs.update(type=base, metavar={int: "N", float: "X", str: "TEXT"}[base])
+        elif base is int or base is float:
+            kwargs.update(type=_number(base), metavar={int: "N", float: "X"}[base])
+        elif base is str:
+            kwargs.update(metavar="TEXT")
         else:  # tuple[str, ...]
             kwargs.update(type=_parse_list, metavar="A,B")
-        choices = meta.get("choices")
-        if choices:
-            kwargs["choices"] = choices
-        if meta.get("min") is not None:
-            help_text += f" ({meta['min']:g}..{meta['max']:g})"
-        groups[key].add_argument(flag_name(name), help=help_text, **kwargs)
+        choices = [f.metadata.get("choices") or () for f in flag.fields.values()]
+        if all(choices):
+            union = dict.fromkeys(str(c) for group in choices for c in group)
+            kwargs["metavar"] = "{" + ",".join(union) + "}"
+        kwargs["help"] = _help(flag, provider) if own else argparse.SUPPRESS
+        groups[key].add_argument(flag_name(name), **kwargs)
 
 
 def options_from_args(provider: str, args: argparse.Namespace) -> ProviderOptions:
     """Build ``provider``'s options from the flags the user gave.
 
     Raises:
-        SettingError: a flag belongs to another provider, or a value is out of range.
+        SettingError: a flag belongs to another provider, or a value is out of range or
+            not one of the choices.
     """
     cls = OPTIONS_BY_PROVIDER[provider]
-    fields = _fields()
+    flags = _flags()
     given = {
         name[len("opt_") :]: value for name, value in vars(args).items() if name.startswith("opt_")
     }
-    own = {f.name for f in dataclasses.fields(cls)}
     for name in given:
-        if name not in own:
-            owners = ", ".join(fields[name][2])
+        if provider not in flags[name].fields:
+            owners = ", ".join(flags[name].fields)
             raise SettingError(
                 flag_name(name), f"is not a {provider} option (it applies to: {owners})"
             )

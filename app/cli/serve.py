@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.adapters.models import ModelStore
 from app.adapters.ws_server import TOKEN_ENV, serve
+from app.argparsing import number
 from app.cli import models as models_cli
 from app.core.errors import HarkError
 from app.core.options import MODEL_SIZES, LocalOptions
@@ -46,7 +47,12 @@ def register(sub: Any) -> None:
         "Stop it with Ctrl+C or SIGTERM.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="TCP port (8765; 0 picks a free one)")
+    p.add_argument(
+        "--port",
+        type=number(int, minimum=0, maximum=65535),
+        default=8765,
+        help="TCP port (default 8765; 0 picks a free one)",
+    )
     p.add_argument(
         "--model",
         default=LocalOptions().model,
@@ -54,7 +60,11 @@ def register(sub: Any) -> None:
         help=f"a size ({', '.join(MODEL_SIZES)}; downloaded on first use) or a model folder",
     )
     p.add_argument(
-        "--max-sessions", type=int, default=4, metavar="N", help="concurrent sessions (4)"
+        "--max-sessions",
+        type=number(int, minimum=1, maximum=256),
+        default=4,
+        metavar="N",
+        help="concurrent sessions (1..256, default 4)",
     )
     p.add_argument(
         "--token-env",
@@ -70,11 +80,15 @@ def register(sub: Any) -> None:
         help="numeric precision (auto: int8 on CPU, float16 on CUDA)",
     )
     p.add_argument(
-        "--cpu-threads", type=int, default=0, metavar="N", help="CPU threads per model (0: auto)"
+        "--cpu-threads",
+        type=number(int, minimum=0, maximum=1024),
+        default=0,
+        metavar="N",
+        help="CPU threads per model (default 0: auto)",
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=number(int, minimum=0, maximum=64),
         default=0,
         metavar="N",
         help="transcriptions run at once (0: auto, one per two CPU cores and at least 2; "

@@ -19,8 +19,9 @@ from app.adapters.secrets import KeyringSecretStore, resolve_key
 from app.adapters.state import FileSchemaMemory
 from app.adapters.whisper import whisper_factories
 from app.adapters.ws_transport import open_connection
+from app.argparsing import number
 from app.cli.option_flags import add_option_flags, flag_name, options_from_args
-from app.core.errors import ProviderFailure, SettingError
+from app.core.errors import MissingKeyError, ProviderFailure, SettingError
 from app.core.events import (
     ConfigRejected,
     Event,
@@ -37,6 +38,7 @@ from app.core.options import (
     PROVIDER_TITLES,
     BasetenOptions,
     LocalOptions,
+    key_optional,
 )
 from app.core.providers.base import build_protocol
 from app.engine.local_connector import LocalConnector
@@ -60,30 +62,59 @@ _EVENT_TYPES: dict[type, str] = {
 }
 
 
-def register(sub: Any) -> None:
-    """Add the ``transcribe`` subcommand."""
+def register(sub: Any, provider: str | None = None) -> None:
+    """Add the ``transcribe`` subcommand.
+
+    Args:
+        sub: The subparsers action.
+        provider: The provider the command line names; its options alone are shown.
+    """
+    known = provider if provider in OPTIONS_BY_PROVIDER else None
     p = sub.add_parser(
         "transcribe",
-        help="transcribe a WAV file through a streaming provider",
-        description="Stream a WAV file (any rate and channel count) through a provider "
-        "session, paced like a live microphone, and print the transcript.",
+        help="transcribe an audio file through a streaming provider",
+        description="Stream an audio file (WAV of any kind, FLAC, OGG/Opus or MP3; any "
+        "sample rate and channel count) through a provider session, paced like a live "
+        "microphone, and print the transcript."
+        + (
+            ""
+            if known
+            else " `hark transcribe --provider NAME --help` lists NAME's options alone, "
+            "with its ranges and defaults."
+        ),
     )
-    p.add_argument("audio_file", metavar="AUDIO_FILE", help="a PCM WAV file")
-    p.add_argument("--provider", required=True, choices=sorted(OPTIONS_BY_PROVIDER))
-    p.add_argument("--fast", action="store_true", help="send as fast as possible, not real time")
-    p.add_argument("--format", choices=("text", "jsonl"), default="text", dest="output_format")
+    p.add_argument("audio_file", metavar="AUDIO_FILE", help="the audio file")
     p.add_argument(
-        "--connect-timeout", type=float, default=10.0, metavar="S", help="handshake limit (10 s)"
+        "--provider",
+        required=True,
+        choices=sorted(OPTIONS_BY_PROVIDER),
+        help="local: offline, no account; the others need an API key (`hark keys set NAME`)",
     )
+    p.add_argument("--fast", action="store_true", help="send as fast as possible, not real time")
+    p.add_argument(
+        "--format",
+        choices=("text", "jsonl"),
+        default="text",
+        dest="output_format",
+        help="text: the final transcript; jsonl: every event as a JSON line (default text)",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=number(float, above=0, what="seconds"),
+        default=10.0,
+        metavar="S",
+        help="handshake limit in seconds (default 10)",
+    )
+    default_flush = {None: f"5; {LOCAL_FLUSH_TIMEOUT_S:g} for local", "local": "60"}
     p.add_argument(
         "--flush-timeout",
-        type=float,
+        type=number(float, above=0, what="seconds"),
         default=None,
         metavar="S",
-        help="how long to wait for the provider after the end of the audio "
-        f"(5 s; {LOCAL_FLUSH_TIMEOUT_S:g} s for the local engine, which transcribes then)",
+        help="seconds to wait for the provider after the end of the audio (default "
+        f"{default_flush.get(known, '5')}; the local engine transcribes then)",
     )
-    add_option_flags(p)
+    add_option_flags(p, provider=known)
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -113,8 +144,13 @@ async def run(args: argparse.Namespace) -> int:
     source = AudioFileSource(args.audio_file)
     key = ""  # the local engine needs none
     if args.provider in KEYED_PROVIDERS:
-        key, where = resolve_key(KeyringSecretStore(), args.provider, title)
-        log.info("using the %s API key from the %s", title, where)
+        try:
+            key, where = resolve_key(KeyringSecretStore(), args.provider, title)
+            log.info("using the %s API key from the %s", title, where)
+        except MissingKeyError:
+            if not key_optional(options):
+                raise
+            log.info("no %s API key: connecting to this machine's endpoint without one", title)
     if isinstance(options, BasetenOptions) and options.schema == "legacy":
         protocol = build_protocol(options, schema="legacy")
         ignored: list[str] = getattr(protocol, "unsupported_options", lambda: [])()

@@ -17,8 +17,10 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from app.core.errors import SettingError
+from app.core.urls import is_loopback_host
 
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
 
@@ -224,7 +226,11 @@ class LocalOptions(ProviderOptions):
 
     provider: ClassVar[str] = "local"
 
-    model: str = option("base", "Model size (tiny ... large-v3-turbo) or a model folder path")
+    model: str = option(
+        "base",
+        f"A model size ({', '.join(MODEL_SIZES)}; downloaded once) or the path of a folder "
+        "holding a CTranslate2 Whisper model",
+    )
     device: str = option("auto", "Where inference runs", choices=("auto", "cpu", "cuda"))
     compute_type: str = option(
         "auto",
@@ -258,6 +264,20 @@ PROVIDER_TITLES = {
 
 KEYED_PROVIDERS = ("baseten", "together", "fireworks")
 """Providers that need an API key (the local engine needs none)."""
+
+
+def key_optional(options: ProviderOptions) -> bool:
+    """Whether a missing API key may be sent as none instead of stopping the session.
+
+    True for a Baseten endpoint on this machine: ``hark serve`` on loopback takes any
+    client, and one started with a token answers a keyless client with HTTP 401, which
+    is reported as a refused key. Cloud endpoints always need a key.
+    """
+    if not isinstance(options, BasetenOptions) or not options.endpoint:
+        return False
+    host = urlsplit(options.endpoint).hostname
+    return host is not None and is_loopback_host(host)
+
 
 OPTIONS_BY_PROVIDER: dict[str, type[ProviderOptions]] = {
     cls.provider: cls for cls in (BasetenOptions, TogetherOptions, FireworksOptions, LocalOptions)

@@ -141,7 +141,9 @@ def test_offline_is_one_line_naming_the_alternatives(tmp_path: Path) -> None:
     assert message.startswith("Cannot download the base model: ")
     assert "refused the connection (offline?)" in message
     assert "cloud provider" in message
-    assert "model folder" in message
+    assert "folder holding a CTranslate2 Whisper model" in message
+    assert "hark models download" in message
+    assert "Settings" not in message  # the command line has none
     assert store.installed() == []
 
 
@@ -163,7 +165,7 @@ def test_no_space_left_is_one_line(tmp_path: Path, hub: ModelHub) -> None:
         with pytest.raises(ModelDownloadError, match="no space left on the disk") as info:
             store.download("tiny")
     assert "\n" not in str(info.value)
-    assert "model folder" in str(info.value)
+    assert "folder holding a CTranslate2 Whisper model" in str(info.value)
 
 
 def test_http_error_names_the_status(tmp_path: Path, hub: ModelHub) -> None:

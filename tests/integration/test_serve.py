@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+import soundfile
 import websockets
 from websockets.exceptions import InvalidStatus
 
@@ -31,7 +32,7 @@ from app.engine.local_server import LocalEngine
 from app.engine.pacing import RealtimeSource
 from app.engine.session import StreamingSession
 from tests import baseten_docs_client as docs
-from tests.helpers import ROOT, TIMEOUT_FACTOR, ArraySource, hark_env
+from tests.helpers import ROOT, TIMEOUT_FACTOR, ArraySource, hark_env, run_hark
 from tests.local_model import SCRIPTED_TEXT
 from tests.synthetic_speech import silence, speechlike, to_pcm16
 
@@ -218,3 +219,32 @@ async def test_hark_serve_refuses_a_network_address_without_token(tmp_path: Path
         "hark: error: Listening on 0.0.0.0 lets other machines connect, so it needs a token: "
         "set HARK_SERVE_TOKEN (or name another variable with --token-env)."
     ]
+
+
+async def test_hark_transcribe_needs_no_key_for_a_local_serve(
+    server: HarkServer, tmp_path: Path
+) -> None:
+    """`hark serve` on loopback says no token is needed; Hark's client agrees."""
+    audio = tmp_path / "speech.wav"
+    soundfile.write(audio, np.concatenate([speechlike(1.0), silence(0.3)]), 16000)
+    done = await run_hark(
+        "transcribe", str(audio), "--provider", "baseten", "--endpoint", url_of(server),
+        "--fast", env=hark_env(tmp_path),  # no BASETEN_API_KEY, an empty keyring
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    assert done.out.strip() == TEXT
+
+
+async def test_a_local_serve_with_a_token_refuses_a_keyless_client(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    engine = engine_for(tiny_model)
+    running = await serve(engine, token=TOKEN, max_sessions=1)
+    try:
+        options = BasetenOptions(endpoint=url_of(running))
+        session = StreamingSession(options, "", open_connection)
+        with pytest.raises(KeyRejectedError):
+            await session.run(ArraySource(speechlike(0.5)))
+    finally:
+        await running.aclose()
+        await engine.aclose()

@@ -134,7 +134,10 @@ class BasetenProtocol(StreamingProtocol):
             raise SettingError(
                 "model_id", "Baseten needs a model id or an endpoint URL (set one of the two)"
             )
-        return ConnectRequest(url, {"Authorization": f"Api-Key {api_key}"})
+        # No key at all (a local `hark serve`, see options.key_optional): no header,
+        # rather than "Api-Key " with nothing after it.
+        headers = {"Authorization": f"Api-Key {api_key}"} if api_key else {}
+        return ConnectRequest(url, headers)
 
     def metadata(self) -> dict[str, Any]:
         """Return the metadata object for :attr:`schema` (the first text frame, unencoded)."""
