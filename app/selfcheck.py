@@ -6,8 +6,13 @@ input devices, the keyring backend, the hotkey and typing backends that would lo
 the permissions it can detect and the bundled resources. Nothing is grabbed, recorded,
 typed or stored, and no permission prompt is triggered.
 
+It also checks the user's own set-up (``setup``): that the chosen provider can run
+(the local model is there, or its download is reachable; a cloud provider's key is
+stored) and that there is a microphone. ``--installation-only`` leaves that out, for a
+build's smoke test on a machine with neither.
+
 Exit status 0 when everything the app needs is present; 1 otherwise, with one line per
-reason in ``problems``. Things the app can live without (no secure keyring: keys then
+reason in ``problems``, each saying what to do. Things the app can live without (no secure keyring: keys then
 come from environment variables; no global hotkey: ``hark ptt`` commands; no typing:
 the clipboard) are ``warnings`` and do not change the status.
 
@@ -43,6 +48,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app import __version__
+from app.argparsing import ArgumentParser
 
 T = TypeVar("T")
 Report = dict[str, Any]
@@ -519,6 +525,73 @@ def check_local_engine() -> Report:
     return info
 
 
+def check_setup() -> Report:
+    """The user's own set-up: can the chosen provider run (its model, or its key)?
+
+    A local model that is not downloaded yet is asked of the model server (HEAD requests
+    only, a few seconds at most), so "it will download on first use" is a fact, not a
+    hope. Keys are looked up where the app looks (keyring, then environment) and never
+    shown.
+    """
+    from app.adapters.settings_store import SettingsStore
+
+    loaded = SettingsStore().load()
+    settings = loaded.settings
+    info: Report = {"provider": settings.provider, "microphone": settings.microphone or None}
+    if loaded.problems:
+        info["settings_problems"] = list(loaded.problems)
+    try:
+        if settings.provider == "local":
+            info.update(_with_timeout(lambda: _local_model(settings.local.model), 20, "models"))
+        else:
+            info.update(_with_timeout(lambda: _api_key(settings), PROBE_TIMEOUT_S, "the keyring"))
+    except Exception as exc:
+        info["error"] = _error(exc)
+    return info
+
+
+def _local_model(model: str) -> Report:
+    from app.adapters.models import ModelStore, is_model_folder
+    from app.core.errors import HarkError
+    from app.core.options import MODEL_SIZES
+
+    info: Report = {"model": model}
+    store = ModelStore(retries=0, timeout=5.0)
+    try:
+        path = store.resolve(model)
+    except HarkError as exc:
+        info["model_error"] = str(exc)
+        return info
+    if path is not None:
+        info["model_path"] = str(path)
+        if not is_model_folder(path):
+            info["model_error"] = (
+                f"The model folder {path} holds no CTranslate2 Whisper model (model.bin)."
+            )
+        return info
+    assert model in MODEL_SIZES
+    try:
+        info["download_bytes"] = store.download_size(model)
+    except HarkError as exc:
+        info["download_error"] = str(exc)
+    return info
+
+
+def _api_key(settings: Any) -> Report:
+    from app.adapters.secrets import KeyringSecretStore, resolve_key
+    from app.core.errors import HarkError
+    from app.core.options import PROVIDER_TITLES, key_optional
+
+    provider = settings.provider
+    try:
+        _, where = resolve_key(KeyringSecretStore(), provider, PROVIDER_TITLES[provider])
+    except HarkError as exc:
+        if key_optional(settings.provider_options()):
+            return {"api_key": "not needed (an endpoint on this machine)"}
+        return {"api_key": None, "key_error": str(exc)}
+    return {"api_key": where}
+
+
 # -- the verdict ------------------------------------------------------------------------------
 
 
@@ -547,8 +620,6 @@ def collect_problems(report: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     audio = report.get("audio", {})
     if audio.get("error"):
         problems.append(f"no audio input: {audio['error']}")
-    elif not audio.get("input_devices"):
-        warnings.append("no microphone found (connect one; Hark lists it when it starts)")
 
     keys = report.get("keyring", {})
     if keys.get("keyrings_alt_installed"):
@@ -619,11 +690,54 @@ def collect_problems(report: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     engine = report.get("local_engine", {})
     for error in engine.get("errors", []):
         problems.append(f"the local engine cannot load: {error}")
+
+    setup = report.get("setup")
+    if setup is not None:
+        _setup_verdict(setup, audio, problems, warnings)
     return problems, warnings
 
 
-def run_checks(environ: Mapping[str, str] | None = None) -> Report:
-    """Every check, and the verdict; never raises."""
+def _setup_verdict(
+    setup: Mapping[str, Any], audio: Mapping[str, Any], problems: list[str], warnings: list[str]
+) -> None:
+    """What stops the user's chosen set-up from dictating, and what to do about it."""
+    for line in setup.get("settings_problems", []):
+        warnings.append(line)
+    if setup.get("error"):
+        problems.append(f"the set-up could not be checked: {setup['error']}")
+    if setup.get("model_error"):
+        problems.append(f"{setup['model_error']} Choose another model in Settings.")
+    if setup.get("download_error"):
+        problems.append(setup["download_error"])
+    elif "download_bytes" in setup:
+        mb = setup["download_bytes"] / 1e6
+        warnings.append(
+            f"the local {setup['model']} model is not downloaded yet ({mb:.0f} MB): Hark "
+            f"fetches it on first use, or run `hark models download {setup['model']}` now"
+        )
+    if setup.get("key_error"):
+        problems.append(setup["key_error"])
+    if not audio.get("error") and not audio.get("input_devices"):
+        problems.append(
+            "no microphone found: dictation and captions need one; connect it (or check "
+            "the system's sound settings) and start Hark again"
+        )
+    wanted = setup.get("microphone")
+    if wanted and audio.get("input_devices") and wanted not in audio["input_devices"]:
+        warnings.append(
+            f"the microphone {wanted!r} chosen in Settings is not connected; Hark uses the "
+            "default one until it is"
+        )
+
+
+def run_checks(environ: Mapping[str, str] | None = None, *, setup: bool = True) -> Report:
+    """Every check, and the verdict; never raises.
+
+    Args:
+        environ: The environment to judge (default: this process's).
+        setup: Also check the user's set-up: the chosen provider's model or key, and a
+            microphone. Off for a build's smoke test, on a machine with neither.
+    """
     env = os.environ if environ is None else environ
     collector = _Collector()
     root = logging.getLogger()
@@ -645,6 +759,8 @@ def run_checks(environ: Mapping[str, str] | None = None) -> Report:
             "resources": check_resources(),
             "local_engine": check_local_engine(),
         }
+        if setup:
+            report["setup"] = check_setup()
     finally:
         root.handlers = saved_handlers
         root.setLevel(saved_level)
@@ -662,16 +778,22 @@ def run_checks(environ: Mapping[str, str] | None = None) -> Report:
 
 def main(argv: Sequence[str]) -> int:
     """``hark --self-check [--output FILE]``: print the report; 0 when nothing is missing."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="hark --self-check",
         description="Check what Hark can use on this computer and print it as JSON.",
     )
     parser.add_argument("--output", metavar="FILE", help="write the JSON to FILE as well")
+    parser.add_argument(
+        "--installation-only",
+        action="store_true",
+        help="check only what the installation provides, not the user's set-up (the "
+        "chosen provider's model or API key, a microphone): for build smoke tests",
+    )
     parser.add_argument("--qt-probe", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args(list(argv))
     if args.qt_probe:
         return qt_probe(Path(args.qt_probe))
-    report = run_checks()
+    report = run_checks(setup=not args.installation_only)
     text = json.dumps(report, indent=2, ensure_ascii=True)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")

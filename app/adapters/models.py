@@ -231,6 +231,20 @@ class ModelStore:
                 f"Cannot download the {size} model: {exc}. {ALTERNATIVES}"
             ) from None
 
+    def download_size(self, size: str) -> int:
+        """Bytes a download of ``size`` would fetch, asked of the server (HEAD requests).
+
+        Raises:
+            ModelDownloadError: the server cannot be reached or lacks the model; the
+                message says what else can be done.
+        """
+        try:
+            return sum(f.size for f in self._list_files(MODEL_REPOS[size]))
+        except DownloadError as exc:
+            raise ModelDownloadError(
+                f"Cannot download the {size} model: {exc}. {ALTERNATIVES}"
+            ) from None
+
     def _download(
         self, size: str, final: Path, progress: Progress | None, cancel: threading.Event | None
     ) -> Path:

@@ -21,8 +21,13 @@ from typing import Any
 import pytest
 
 from app import __version__
+from app.adapters.settings_store import SettingsStore
+from app.adapters.models import MODEL_REPOS
+from app.core.options import LocalOptions
+from app.core.settings import Settings
 from app.selfcheck import check_qt, collect_problems, desktop_session
 from tests.helpers import ROOT, TIMEOUT_FACTOR, hark_env
+from tests.model_server import ModelHub, add_repo, closed_port, serve_hub
 
 SECTIONS = {
     "hark", "runtime", "qt", "audio", "keyring", "hotkey", "keyboard", "permissions", "tls",
@@ -30,12 +35,16 @@ SECTIONS = {
 }  # fmt: skip
 
 
-def self_check(tmp_path: Path, **extra: str) -> tuple[int, dict[str, Any]]:
+def self_check(
+    tmp_path: Path, *args: str, settings: Settings | None = None, **extra: str
+) -> tuple[int, dict[str, Any]]:
     env = hark_env(tmp_path, QT_QPA_PLATFORM="offscreen", **extra)
+    if settings is not None:  # where platformdirs puts it under hark_env's XDG_CONFIG_HOME
+        SettingsStore(tmp_path / "config" / "hark" / "settings.json").save(settings)
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE", "HARK_HOTKEY_BACKEND"):
         env.pop(var, None)
     proc = subprocess.run(
-        [sys.executable, "-m", "app", "--self-check"],
+        [sys.executable, "-m", "app", "--self-check", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -51,7 +60,7 @@ def self_check(tmp_path: Path, **extra: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_reports_everything_and_passes_where_the_app_can_run(tmp_path: Path) -> None:
-    code, report = self_check(tmp_path)
+    code, report = self_check(tmp_path, "--installation-only")
 
     assert code == 0, report["problems"]
     assert set(report) == SECTIONS
@@ -92,7 +101,7 @@ def test_missing_portaudio_is_a_failure_with_the_reason(tmp_path: Path) -> None:
     stand_in.mkdir()
     (stand_in / "sounddevice.py").write_text('raise OSError("PortAudio library not found")\n')
 
-    code, report = self_check(tmp_path, PYTHONPATH=str(stand_in))
+    code, report = self_check(tmp_path, "--installation-only", PYTHONPATH=str(stand_in))
 
     assert code == 1
     assert report["ok"] is False
@@ -206,7 +215,6 @@ def test_what_the_app_needs_is_a_problem(path: str, value: Any, problem: str) ->
         ("keyring.secure", False, "no secure keyring"),
         ("keyring.keyrings_alt_installed", True, "keyrings.alt is installed"),
         ("keyring.error", "TimeoutError: the keyring did not answer", "does not answer"),
-        ("audio.input_devices", [], "no microphone found"),
         ("hotkey", {"backend": None, "reason": "no X11 or Wayland display"}, "no global hotkey"),
         ("keyboard", {"backend": "unavailable", "reason": "no wtype"}, "typing is unavailable"),
         ("permissions.macos", {"accessibility": False}, "Accessibility is not granted"),
@@ -242,3 +250,102 @@ def test_wayland_limits_are_warnings() -> None:
     ]
     report["permissions"]["wayland"]["global_shortcuts_portal"] = 1
     assert len(collect_problems(report)[1]) == 1
+
+
+# -- the user's set-up: the chosen provider can run, and there is a microphone ----------------
+
+needs_xdg = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="settings are found through XDG_CONFIG_HOME"
+)
+MIC = ["Built-in Microphone"]
+
+
+def _setup(setup: dict[str, Any], devices: list[str] = MIC) -> tuple[list[str], list[str]]:
+    report = with_change("setup", setup)
+    report["audio"]["input_devices"] = devices
+    return collect_problems(report)
+
+
+def test_a_ready_setup_has_no_problems() -> None:
+    assert _setup({"provider": "local", "model": "base", "model_path": "/m/base"}) == ([], [])
+    assert _setup({"provider": "together", "api_key": "keyring"}) == ([], [])
+
+
+def test_no_microphone_stops_the_setup() -> None:
+    problems, _ = _setup({"provider": "together", "api_key": "keyring"}, devices=[])
+    assert problems == [
+        "no microphone found: dictation and captions need one; connect it (or check the "
+        "system's sound settings) and start Hark again"
+    ]
+
+
+def test_a_chosen_microphone_that_is_gone_is_a_warning() -> None:
+    setup = {"provider": "together", "api_key": "keyring", "microphone": "USB Headset"}
+    problems, warnings = _setup(setup)
+    assert problems == []
+    assert warnings == [
+        "the microphone 'USB Headset' chosen in Settings is not connected; Hark uses the "
+        "default one until it is"
+    ]
+
+
+@needs_xdg
+def test_an_unreachable_model_download_is_a_problem_with_what_to_do(tmp_path: Path) -> None:
+    code, report = self_check(tmp_path, HARK_MODEL_BASE_URL=f"http://127.0.0.1:{closed_port()}")
+    assert code == 1
+    assert report["setup"]["provider"] == "local"
+    assert report["setup"]["model"] == "base"
+    [problem] = [p for p in report["problems"] if "model" in p]
+    assert problem.startswith("Cannot download the base model: 127.0.0.1:")
+    assert "refused the connection (offline?)" in problem
+    assert "`hark models download`" in problem
+
+
+@needs_xdg
+def test_a_reachable_model_download_is_a_warning_with_its_size(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    hub = ModelHub({})
+    add_repo(hub, MODEL_REPOS["base"], tiny_model)
+    wanted = ("config.json", "model.bin", "tokenizer.json", "vocabulary.json")
+    size = sum(len(b) for path, b in hub.files.items() if path.endswith(wanted))
+    with serve_hub(hub):
+        _, report = self_check(tmp_path, HARK_MODEL_BASE_URL=f"http://127.0.0.1:{hub.port}")
+    assert report["setup"]["download_bytes"] == size
+    assert not [p for p in report["problems"] if "model" in p]
+    assert f"the local base model is not downloaded yet ({size / 1e6:.0f} MB)" in " ".join(
+        report["warnings"]
+    )
+    assert {s.method for s in hub.seen} == {"HEAD"}  # asked, not downloaded
+
+
+@needs_xdg
+def test_a_model_folder_is_checked(tmp_path: Path, tiny_model: Path) -> None:
+    good = Settings(local=LocalOptions(model=str(tiny_model)))
+    _, report = self_check(tmp_path, settings=good)
+    assert report["setup"]["model_path"] == str(tiny_model)
+    assert not [p for p in report["problems"] if "model" in p]
+
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    code, report = self_check(tmp_path, settings=Settings(local=LocalOptions(model=str(empty))))
+    assert code == 1
+    assert (
+        f"The model folder {empty} holds no CTranslate2 Whisper model (model.bin). "
+        "Choose another model in Settings."
+    ) in report["problems"]
+
+
+@needs_xdg
+def test_a_cloud_provider_without_a_key_is_a_problem(tmp_path: Path) -> None:
+    code, report = self_check(tmp_path, settings=Settings(provider="together"))
+    assert code == 1
+    assert report["setup"] == {"provider": "together", "microphone": None, "api_key": None,
+                               "key_error": report["setup"]["key_error"]}  # fmt: skip
+    assert any(p.startswith("No Together AI API key. Store one with `hark keys set together`")
+               for p in report["problems"])  # fmt: skip
+
+    code, report = self_check(tmp_path, settings=Settings(provider="together"),
+                              TOGETHER_API_KEY="k-123")  # fmt: skip
+    assert report["setup"]["api_key"] == "environment variable TOGETHER_API_KEY"
+    assert "k-123" not in json.dumps(report)
