@@ -15,16 +15,17 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
+from app.argparsing import ArgumentParser
 
 log = logging.getLogger(__name__)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """The desktop app's own options (``hark [--captions] [--settings] [-v]``)."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="hark",
         description="Start the Hark tray app. Subcommands (hark transcribe, hark keys) "
-        "are listed by `hark help`.",
+        "are listed by `hark help`; `hark --self-check` reports what this computer can do.",
     )
     parser.add_argument("--captions", action="store_true", help="start live captions at once")
     parser.add_argument("--settings", action="store_true", help="open the settings window")
