@@ -12,9 +12,9 @@ stored) and that there is a microphone. ``--installation-only`` leaves that out,
 build's smoke test on a machine with neither.
 
 Exit status 0 when everything the app needs is present; 1 otherwise, with one line per
-reason in ``problems``, each saying what to do. Things the app can live without (no secure keyring: keys then
-come from environment variables; no global hotkey: ``hark ptt`` commands; no typing:
-the clipboard) are ``warnings`` and do not change the status.
+reason in ``problems``, each saying what to do. Things the app can live without (no
+secure keyring: keys then come from environment variables; no global hotkey: ``hark
+ptt`` commands; no typing: the clipboard) are ``warnings`` and do not change the status.
 
 Qt is probed in a child process (the same program with ``--qt-probe FILE``): a
 platform plugin that cannot start aborts the process (``qFatal``) or may hang, and

@@ -90,14 +90,16 @@ def test_help_for_one_provider_shows_its_own_ranges_choices_and_defaults(
     local = _help(capsys, "transcribe", "--provider", "local")
     assert "--beam-width N Beam search width (1 = greedy, fastest) (1..10, default 5)" in local
     assert "1..16" not in local  # Baseten's range for the same flag
-    assert "--model-id" not in local and "--endpoint" not in local
+    assert "--model-id" not in local
+    assert "--endpoint" not in local
     assert "or the path of a folder holding a CTranslate2 Whisper model (default base)" in local
     assert "--device {auto,cpu,cuda}" in local
     assert "(default 60; the local engine transcribes then)" in local
 
     baseten = _help(capsys, "transcribe", "--provider=baseten")
     assert "--beam-width N Beam search width (1 = greedy) (1..16, default 1)" in baseten
-    assert "--model-id" in baseten and "--compute-type" not in baseten
+    assert "--model-id" in baseten
+    assert "--compute-type" not in baseten
 
 
 def test_help_without_a_provider_shows_every_providers_range(
@@ -180,7 +182,8 @@ async def test_a_reader_that_goes_away_is_no_error(tmp_path: Path) -> None:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env=hark_env(tmp_path, TOGETHER_API_KEY="k"), cwd=ROOT,
         )  # fmt: skip
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         first = await asyncio.wait_for(proc.stdout.readline(), 30 * TIMEOUT_FACTOR)
         assert first.startswith(b"{")
         proc.stdout.feed_eof()

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from app import __version__
-from app.adapters.settings_store import SettingsStore
 from app.adapters.models import MODEL_REPOS
+from app.adapters.settings_store import SettingsStore
 from app.core.options import LocalOptions
 from app.core.settings import Settings
 from app.selfcheck import check_qt, collect_problems, desktop_session
