@@ -7,19 +7,25 @@
 
 Standard library only, so it works on a fresh machine with nothing but Python 3.11+.
 On Debian/Ubuntu it installs missing system packages with apt-get (as root, or via
-sudo); elsewhere it says which ones are needed. Re-running is cheap: the virtual
-environment is rebuilt only when pyproject.toml changes.
+sudo); elsewhere it says which ones are needed. Re-running is cheap: Hark is
+reinstalled only when pyproject.toml changes or extras not installed yet are asked for
+(so switching between ``run`` and ``test`` installs nothing). Each step is one line;
+the installers' own output is shown only when they fail.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
@@ -66,6 +72,21 @@ def say(message: str) -> None:
     print(f"bootstrap: {message}", file=sys.stderr, flush=True)
 
 
+def step(what: str, cmd: Sequence[str], **kwargs: Any) -> None:
+    """Run one set-up command quietly: one line, its output only when it fails."""
+    say(what)
+    started = time.monotonic()
+    result = subprocess.run(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
+    )
+    if result.returncode != 0:
+        tail = "\n".join(result.stdout.splitlines()[-40:])
+        sys.exit(f"{tail}\nbootstrap: error: {what} failed (status {result.returncode})")
+    seconds = time.monotonic() - started
+    if seconds >= 5:
+        say(f"  done in {seconds:.0f} s")
+
+
 def _missing_debs(packages: dict[str, str]) -> list[str]:
     missing = []
     for name in packages:
@@ -100,12 +121,11 @@ def ensure_system_packages(packages: dict[str, str], *, required: bool = True) -
             say(f"warning: missing system packages (install them as root): {' '.join(missing)}")
             return
         prefix = ["sudo"]
-    say(f"installing system packages: {' '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*prefix, "apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        [*prefix, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
-        check=True,
+    step("updating the package lists (apt-get update)", [*prefix, "apt-get", "update"], env=env)
+    step(
+        f"installing system packages: {' '.join(missing)}",
+        [*prefix, "apt-get", "install", "-y", "--no-install-recommends", *missing],
         env=env,
     )
 
@@ -120,22 +140,42 @@ def _create_venv() -> None:
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
 
 
-def ensure_venv(extras: str) -> None:
-    """Create ``.venv`` and install Hark (editable) with ``extras`` when out of date."""
-    spec = (ROOT / "pyproject.toml").read_bytes() + extras.encode()
-    stamp_text = hashlib.sha256(spec).hexdigest()
+def _installed() -> tuple[str, set[str]]:
+    """What ``.venv`` holds: (the pyproject.toml hash it was installed from, its extras)."""
     stamp = VENV / ".hark-installed"
-    if PYTHON.exists() and stamp.exists() and stamp.read_text() == stamp_text:
+    try:
+        data = json.loads(stamp.read_text())
+        return str(data["pyproject"]), set(data["extras"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "", set()
+
+
+def ensure_venv(extras: str) -> None:
+    """Create ``.venv`` and install Hark (editable) with ``extras`` when out of date.
+
+    Up to date means: installed from this very pyproject.toml, with at least these
+    extras. ``run`` after ``test`` (or the other way round, once both ran) installs
+    nothing.
+    """
+    wanted = {extras} if extras else set()
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    installed_from, installed_extras = _installed()
+    if PYTHON.exists() and installed_from == digest and wanted <= installed_extras:
         return
     if not PYTHON.exists():
         say(f"creating {VENV}")
         _create_venv()
-    target = f".[{extras}]" if extras else "."
-    say(f"installing {target} into {VENV}")
-    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", target], check=True, cwd=ROOT)
-    stamp.write_text(stamp_text)
+    # The same pyproject.toml: add the new extras to what is there. A changed one: install
+    # what is asked for afresh (pip keeps what is still wanted and up to date).
+    keep = installed_extras if installed_from == digest else set()
+    extras_now = sorted(keep | wanted)
+    target = f".[{','.join(extras_now)}]" if extras_now else "."
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
+    step("updating pip", [*pip, "--upgrade", "pip"])
+    step(
+        f"installing {target} into {VENV} (minutes the first time)", [*pip, "-e", target], cwd=ROOT
+    )
+    (VENV / ".hark-installed").write_text(json.dumps({"pyproject": digest, "extras": extras_now}))
 
 
 def run_tests(pytest_args: list[str]) -> int:
