@@ -49,66 +49,53 @@ class _Relay(QObject):
     cancelled = Signal()
 
 
-class ModelDownloadDialog(QDialog):
-    """Downloads one model with a progress bar, speed and a Cancel button.
+class ModelDownload(QObject):
+    """One model download on a worker thread, reporting on the Qt thread.
 
-    Call :meth:`start` after showing it (``open()`` or ``show()``). It accepts itself
-    when the model is in place, and rejects itself once a cancel has taken effect; on
-    a failure it stays open with the one-line reason and a Close button.
+    Used by :class:`ModelDownloadDialog` and the setup window. :meth:`start` once;
+    exactly one of :attr:`succeeded`, :attr:`failed` or :attr:`cancelled` follows.
 
     Args:
         store: Where the model goes.
         size: A key of :data:`~app.adapters.models.MODEL_REPOS`.
-        parent: The parent widget.
+        parent: The owning Qt object.
 
     Signals:
-        downloaded(Path): The model folder, once complete.
+        progressed(int, int): Bytes done and total (at most ~20 a second).
+        succeeded(Path): The model folder, once complete.
         failed(str): The one-line reason (it names the alternatives).
+        cancelled(): A cancel took effect; the partial files are kept.
     """
 
-    downloaded = Signal(object)
+    progressed = Signal(object, object)
+    succeeded = Signal(object)
     failed = Signal(str)
+    cancelled = Signal()
 
-    def __init__(self, store: ModelStore, size: str, parent: QWidget | None = None) -> None:
+    def __init__(self, store: ModelStore, size: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.store = store
         self.model_size = size
-        self.path: Path | None = None
-        self.error: str | None = None
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
         self._relay = _Relay()
         self._started_at = 0.0
         self._first_done: int | None = None
-        self.setWindowTitle("Downloading a speech model")
-        self.setMinimumWidth(420)
-
-        self.title = QLabel(f"Downloading the {size} Whisper model for offline dictation…")
-        self.title.setWordWrap(True)
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 0)  # busy until the sizes are known
-        self.status = note_label("Connecting…")
-        self.message = message_label()
-        self.button = QPushButton("Cancel")
-        self.button.clicked.connect(self._on_button)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.button)
-        layout = QVBoxLayout(self)
-        for widget in (self.title, self.bar, self.status, self.message):
-            layout.addWidget(widget)
-        layout.addLayout(buttons)
-
         queued = Qt.ConnectionType.QueuedConnection
-        self._relay.progressed.connect(self._on_progress, queued)
-        self._relay.succeeded.connect(self._on_succeeded, queued)
-        self._relay.failed.connect(self._on_failed, queued)
-        self._relay.cancelled.connect(self._on_cancelled, queued)
+        self._relay.progressed.connect(self.progressed, queued)
+        self._relay.succeeded.connect(self.succeeded, queued)
+        self._relay.failed.connect(self.failed, queued)
+        self._relay.cancelled.connect(self.cancelled, queued)
 
     @property
     def running(self) -> bool:
         """Whether the worker thread is still at work."""
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def cancelling(self) -> bool:
+        """Whether a cancel was asked for."""
+        return self._cancel.is_set()
 
     def start(self) -> None:
         """Start the download on a worker thread (once)."""
@@ -140,9 +127,92 @@ class ModelDownloadDialog(QDialog):
         self._thread.start()
 
     def cancel(self) -> None:
+        """Ask the download to stop soon (:attr:`cancelled` follows)."""
+        self._cancel.set()
+
+    def describe(self, done: int, total: int) -> str:
+        """``"12.3 of 145.0 MB, 4.5 MB/s"`` for a progress report."""
+        now = time.monotonic()
+        if self._first_done is None:  # a resumed download's old bytes do not count for speed
+            self._first_done, self._started_at = done, now
+        elapsed = now - self._started_at
+        speed = (done - self._first_done) / elapsed / _MB if elapsed > 0.2 else 0.0
+        rate = f", {speed:.1f} MB/s" if speed else ""
+        return f"{done / _MB:.1f} of {total / _MB:.1f} MB{rate}"
+
+
+def progress_value(done: int, total: int) -> int:
+    """The progress bar value (0..1000) for ``done`` of ``total`` bytes."""
+    return _STEPS * done // total if total else _STEPS
+
+
+class ModelDownloadDialog(QDialog):
+    """Downloads one model with a progress bar, speed and a Cancel button.
+
+    Call :meth:`start` after showing it (``open()`` or ``show()``). It accepts itself
+    when the model is in place, and rejects itself once a cancel has taken effect; on
+    a failure it stays open with the reason, in full, and a Close button.
+
+    Args:
+        store: Where the model goes.
+        size: A key of :data:`~app.adapters.models.MODEL_REPOS`.
+        parent: The parent widget.
+
+    Signals:
+        downloaded(Path): The model folder, once complete.
+        failed(str): The one-line reason (it names the alternatives).
+    """
+
+    downloaded = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, store: ModelStore, size: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.model_size = size
+        self.path: Path | None = None
+        self.error: str | None = None
+        self.download = ModelDownload(store, size, self)
+        self.setWindowTitle("Downloading a speech model")
+        self.setMinimumWidth(480)
+
+        self.title = QLabel(f"Downloading the {size} Whisper model for offline dictation…")
+        self.title.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)  # busy until the sizes are known
+        self.bar.setAccessibleName("Download progress")
+        self.status = note_label("Connecting…")
+        self.message = message_label()
+        self.message.setAccessibleName("Download error")
+        self.button = QPushButton("Cancel")
+        self.button.clicked.connect(self._on_button)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.button)
+        layout = QVBoxLayout(self)
+        for widget in (self.title, self.bar, self.status, self.message):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        layout.addLayout(buttons)
+
+        self.download.progressed.connect(self._on_progress)
+        self.download.succeeded.connect(self._on_succeeded)
+        self.download.failed.connect(self._on_failed)
+        self.download.cancelled.connect(self._on_cancelled)
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker thread is still at work."""
+        return self.download.running
+
+    def start(self) -> None:
+        """Start the download on a worker thread (once)."""
+        self.download.start()
+
+    def cancel(self) -> None:
         """Ask the download to stop; the dialog rejects itself once it has."""
         if self.running:
-            self._cancel.set()
+            self.download.cancel()
             self.button.setEnabled(False)
             self.status.setText("Cancelling…")
         else:
@@ -159,17 +229,11 @@ class ModelDownloadDialog(QDialog):
 
     @Slot(object, object)
     def _on_progress(self, done: int, total: int) -> None:
-        if self._cancel.is_set() or self.path is not None:
+        if self.download.cancelling or self.path is not None:
             return
-        now = time.monotonic()
-        if self._first_done is None:  # a resumed download's old bytes do not count for speed
-            self._first_done, self._started_at = done, now
-        elapsed = now - self._started_at
-        speed = (done - self._first_done) / elapsed / _MB if elapsed > 0.2 else 0.0
         self.bar.setRange(0, _STEPS)
-        self.bar.setValue(_STEPS * done // total if total else _STEPS)
-        rate = f", {speed:.1f} MB/s" if speed else ""
-        self.status.setText(f"{done / _MB:.1f} of {total / _MB:.1f} MB{rate}")
+        self.bar.setValue(progress_value(done, total))
+        self.status.setText(self.download.describe(done, total))
 
     @Slot(object)
     def _on_succeeded(self, path: Path) -> None:
@@ -188,6 +252,8 @@ class ModelDownloadDialog(QDialog):
         show_message(self.message, message, ERROR_COLOR)
         self.button.setText("Close")
         self.button.setEnabled(True)
+        self.button.setDefault(True)
+        grow_to_fit(self)
         self.failed.emit(message)
 
     @Slot()
@@ -197,7 +263,7 @@ class ModelDownloadDialog(QDialog):
 
     def reject(self) -> None:
         """Close; a running download is cancelled first (the dialog then closes)."""
-        if self.running and not self._cancel.is_set():
+        if self.running and not self.download.cancelling:
             self.cancel()
             return
         super().reject()
@@ -209,6 +275,23 @@ class ModelDownloadDialog(QDialog):
             event.ignore()
             return
         super().closeEvent(event)
+
+
+def grow_to_fit(window: QWidget) -> None:
+    """Make ``window`` tall enough for its word-wrapped text at its current width.
+
+    A top-level window's minimum size ignores height-for-width (wrapped labels), so a
+    message shown after the window opened is otherwise clipped after a line or two.
+    """
+    layout = window.layout()
+    if layout is None:
+        return
+    layout.activate()
+    width = window.width()
+    needed = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else -1
+    needed = max(needed, layout.totalMinimumSize().height())
+    if needed > window.height():
+        window.resize(width, needed)
 
 
 class ModelsWidget(QWidget):

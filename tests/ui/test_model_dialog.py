@@ -100,3 +100,21 @@ def test_models_widget_downloads_lists_and_removes(
         widget.remove_button.click()
     assert store.installed() == []
     assert widget.selected_name() is None
+
+
+def test_a_long_failure_is_shown_in_full(qtbot: QtBot, tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models", base_url=f"http://127.0.0.1:{closed_port()}")
+    dialog = ModelDownloadDialog(store, "large-v3-turbo")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    with qtbot.waitSignal(dialog.failed, timeout=10_000):
+        dialog.start()
+    label = dialog.message
+    qtbot.waitUntil(lambda: label.isVisible())
+    assert label.wordWrap()
+    assert label.heightForWidth(label.width()) > label.fontMetrics().lineSpacing() * 2
+    # The dialog grew so every line shows: nothing cut after a line and a half.
+    qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()))
+    assert dialog.rect().contains(label.geometry())
+    assert dialog.button.isDefault()
