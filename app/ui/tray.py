@@ -5,6 +5,7 @@ what happens. Signals:
     dictation_toggled: Start/stop dictation was chosen.
     captions_toggled: Start/stop live captions was chosen.
     provider_selected(str): A provider was picked in the Provider submenu.
+    setup_requested: Set up Hark... was chosen.
     settings_requested: Settings... was chosen.
     transcript_chosen(str): Copy was chosen for a recent transcript.
     transcript_insert_requested(str): Insert was chosen for a recent transcript.
@@ -38,14 +39,27 @@ STATE_TEXT = {
 }
 
 
+CONTROL_WIDTH = 260
+"""The control window's width: its status text wraps to it instead of widening it."""
+
+
 class ControlWindow(QWidget):
     """A small always-available window with the tray menu's actions, for desktops
-    without a system tray. Closing it hides it; Quit is in its menu."""
+    without a system tray. Closing it hides it; Quit is in its menu.
+
+    It keeps a fixed, narrow width: a long notification (a download error is three
+    sentences) wraps onto more lines instead of stretching the window off the screen.
+    """
 
     def __init__(self, menu: QMenu) -> None:
         super().__init__(None, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
         self.setWindowTitle("Hark")
+        self.setFixedWidth(CONTROL_WIDTH)
         self.status = QLabel(STATE_TEXT["idle"])
+        self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setAccessibleName("Hark status")
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         for action in menu.actions():
@@ -60,7 +74,13 @@ class ControlWindow(QWidget):
         more.setText("More…")
         more.setMenu(menu)
         more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        more.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         layout.addWidget(more)
+
+    def set_status(self, text: str) -> None:
+        """Show ``text`` (wrapped), growing or shrinking the window's height to fit it."""
+        self.status.setText(text)
+        self.adjustSize()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Hide instead of closing: the app keeps running (quit from the menu)."""
@@ -79,6 +99,7 @@ class Tray(QObject):
     dictation_toggled = Signal()
     captions_toggled = Signal()
     provider_selected = Signal(str)
+    setup_requested = Signal()
     settings_requested = Signal()
     transcript_chosen = Signal(str)
     transcript_insert_requested = Signal(str)
@@ -102,6 +123,7 @@ class Tray(QObject):
             self.provider_actions[name] = action
         self.recent_menu = self.menu.addMenu("Recent transcripts")
         self.set_recent([])
+        self.setup_action = self._action("Set up Hark…", self.setup_requested.emit)
         self.settings_action = self._action("Settings…", self.settings_requested.emit)
         self.menu.addSeparator()
         self.quit_action = self._action("Quit Hark", self.quit_requested.emit)
@@ -158,7 +180,7 @@ class Tray(QObject):
             self.icon.setIcon(state_icon(state))
             self.icon.setToolTip(tooltip)
         if self.window is not None:
-            self.window.status.setText(tooltip.replace("\n", " — "))
+            self.window.set_status(tooltip.replace("\n", " — "))
             self.window.setWindowIcon(state_icon(state))
 
     @property
@@ -210,5 +232,5 @@ class Tray(QObject):
         if self.icon is not None and QSystemTrayIcon.supportsMessages():
             self.icon.showMessage(title, message, icon, 8000)
         elif self.window is not None:
-            self.window.status.setText(f"{title}: {message}")
+            self.window.set_status(f"{title}: {message}")
             self.window.show()

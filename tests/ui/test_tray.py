@@ -19,6 +19,7 @@ def test_menu_has_every_entry(qtbot: QtBot) -> None:
         "Start live captions",
         "Provider",
         "Recent transcripts",
+        "Set up Hark…",
         "Settings…",
         "Quit Hark",
     ]
@@ -32,6 +33,8 @@ def test_actions_emit_signals(qtbot: QtBot) -> None:
         tray.captions_action.trigger()
     with qtbot.waitSignal(tray.dictation_toggled):
         tray.dictation_action.trigger()
+    with qtbot.waitSignal(tray.setup_requested):
+        tray.setup_action.trigger()
     with qtbot.waitSignal(tray.settings_requested):
         tray.settings_action.trigger()
     with qtbot.waitSignal(tray.quit_requested):
@@ -96,3 +99,21 @@ def test_without_a_system_tray_a_control_window_replaces_it(qtbot: QtBot) -> Non
     assert "No microphone found." in tray.window.status.text()
     tray.window.close()  # closing hides; the app keeps running
     assert not tray.window.isVisible()
+
+
+def test_the_control_window_stays_narrow_and_shows_long_messages_whole(qtbot: QtBot) -> None:
+    tray = Tray("local", tray_available=False)
+    assert tray.window is not None
+    qtbot.addWidget(tray.window)
+    tray.show()
+    message = (
+        "Cannot download the base model: cannot reach huggingface.co (Name or service not "
+        "known). Choose a cloud provider in Settings, or point the model setting at a "
+        "model folder."
+    )
+    tray.notify("Local model", message, error=True)
+    qtbot.waitUntil(lambda: tray.window is not None and tray.window.isVisible())
+    status = tray.window.status
+    assert tray.window.width() < 600  # it used to grow to the message's length (1000+ px)
+    assert status.text() == f"Local model: {message}"
+    assert status.height() >= status.heightForWidth(status.width())  # every line shown
