@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -47,10 +47,13 @@ from app.ui.widgets.form import (
 )
 from app.ui.widgets.hotkey_edit import HotkeyEditor
 from app.ui.widgets.settings_groups import TOP, FieldProblem, FormGroups
+from app.ui.window_state import StateStore, restore_geometry, save_geometry
 
 __all__ = ["FieldProblem", "SettingsDialog"]
 
 GENERAL, OPTIONS, MICROPHONE, DICTATION, CAPTIONS, OVERLAY, MODELS = range(len(text.PAGES))
+GEOMETRY_KEY = "settings_dialog"
+DEFAULT_SIZE = QSize(860, 620)
 
 
 def _choices(names: Sequence[str], default_label: str) -> ChoiceEditor:
@@ -68,6 +71,8 @@ class SettingsDialog(QDialog):
         secrets: The key store (:class:`~app.adapters.secrets.KeyringSecretStore`).
         devices: Input device names for the microphone list.
         first_run: Show the welcome note at the top.
+        models: The local models manager for the "Local models" page.
+        ui_state: Remembers the dialog's size and position.
         parent: The parent widget.
 
     Signals:
@@ -87,11 +92,13 @@ class SettingsDialog(QDialog):
         devices: Sequence[str],
         first_run: bool = False,
         models: QWidget | None = None,
+        ui_state: StateStore | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Hark Settings")
         self.setMinimumSize(720, 520)
+        self.ui_state = ui_state
         self._testing = False
         self.groups = FormGroups(settings, self.provider)
         self._page_of: dict[int, int] = {}  # id(form) -> page index
@@ -116,7 +123,7 @@ class SettingsDialog(QDialog):
 
         outer = QVBoxLayout(self)
         if first_run:
-            outer.addWidget(self._welcome())
+            outer.addWidget(self._welcome(settings.provider))
         body = QHBoxLayout()
         body.addWidget(self.sections)
         body.addWidget(self.pages, 1)
@@ -131,6 +138,7 @@ class SettingsDialog(QDialog):
         self._on_provider_changed()
         if first_run:  # start where the welcome note points
             self.provider_form.rows["provider"].setFocus()
+        restore_geometry(self, ui_state, GEOMETRY_KEY, DEFAULT_SIZE)
 
     # -- construction -----------------------------------------------------------------
 
@@ -245,11 +253,12 @@ class SettingsDialog(QDialog):
             models = QLabel("Models for the local engine are managed with `hark models`.")
         self._add_page(MODELS, models)
 
-    def _welcome(self) -> QFrame:
+    def _welcome(self, provider: str) -> QFrame:
         frame = QFrame()
         frame.setFrameShape(QFrame.Shape.StyledPanel)
         layout = QVBoxLayout(frame)
-        self.welcome_label = note_label(text.WELCOME, muted=False)
+        words = text.WELCOME_CLOUD if provider in KEYED_PROVIDERS else text.WELCOME
+        self.welcome_label = note_label(words, muted=False)
         layout.addWidget(self.welcome_label)
         return frame
 
@@ -405,3 +414,8 @@ class SettingsDialog(QDialog):
                 return
         self.saved.emit(settings)
         self.accept()
+
+    def done(self, result: int) -> None:
+        """Remember the size and position, then close."""
+        save_geometry(self, self.ui_state, GEOMETRY_KEY)
+        super().done(result)

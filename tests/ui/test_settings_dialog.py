@@ -351,7 +351,9 @@ def test_unusable_keyring_disables_the_key_field(
 def test_first_run_shows_the_welcome_note(qtbot: QtBot, store: KeyringSecretStore) -> None:
     dialog = open_dialog(qtbot, store, first_run=True)
     assert dialog.welcome_label.isVisible()
-    assert dialog.welcome_label.text().startswith("Welcome to Hark. Pick a speech-to-text")
+    assert dialog.welcome_label.text().startswith("Welcome to Hark. Enter your API key")
+    local = open_dialog(qtbot, store, Settings(), first_run=True)
+    assert "API key" not in local.welcome_label.text()  # the local engine needs none
 
     later = open_dialog(qtbot, store)
     assert not any("Welcome to Hark" in w.text() for w in later.findChildren(QLabel))

@@ -22,10 +22,19 @@ PAGES = (
 GENERAL_FIELDS = ("model_id", "model", "endpoint", "language", "prompt")
 
 WELCOME = (
-    "Welcome to Hark. Pick a speech-to-text provider and enter its API key; "
-    "Test connection checks both before you save. Everything else has sensible "
-    "defaults and can be changed later from the tray menu."
+    "Welcome to Hark. It transcribes on this computer, offline and with no account: "
+    "its speech model is downloaded once (see Local models). Cloud services are "
+    "under Provider. Everything else has sensible defaults and can be changed later "
+    "from the tray menu."
 )
+"""The first-run note when the provider is the local engine (no key needed)."""
+
+WELCOME_CLOUD = (
+    "Welcome to Hark. Enter your API key for the provider below; Test connection "
+    "checks it before you save. Everything else has sensible defaults and can be "
+    "changed later from the tray menu."
+)
+"""The first-run note when a cloud provider is selected."""
 
 BASETEN_NEEDS_TARGET = "Enter a Baseten model ID or an endpoint URL."
 
