@@ -49,12 +49,15 @@ from app.ui.model_dialog import ModelDownloadDialog, ModelsWidget
 from app.ui.overlay import CaptionOverlay
 from app.ui.push_to_talk import PushToTalk
 from app.ui.settings_dialog import SettingsDialog
+from app.ui.setup import SetupWindow
 from app.ui.single_instance import InstanceServer
 from app.ui.tray import Tray
 
 log = logging.getLogger(__name__)
 
 RECENT_LIMIT = 10
+SETUP_BOX = "setup-window:try-it"
+"""The dictation target meaning the setup window's "Try it" box (not an OS window)."""
 
 
 class AppController(QObject):
@@ -113,6 +116,7 @@ class AppController(QObject):
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.dialog: SettingsDialog | None = None
+        self.setup: SetupWindow | None = None
         self.ptt = PushToTalk(
             backend=hotkey_backend,
             inserter=inserter,
@@ -121,11 +125,13 @@ class AppController(QObject):
             level=lambda: self._microphone.level if self._microphone is not None else 0.0,
             show_level=overlay.set_level,
             meter_parent=self,
+            capture_target=self._capture_target,
         )
 
         tray.captions_toggled.connect(self.toggle_captions)
         tray.dictation_toggled.connect(self.toggle_dictation)
         tray.settings_requested.connect(self.open_settings)
+        tray.setup_requested.connect(self.open_setup)
         tray.provider_selected.connect(self.select_provider)
         tray.transcript_chosen.connect(self.copy_transcript)
         tray.transcript_insert_requested.connect(self.reinsert_transcript)
@@ -139,7 +145,12 @@ class AppController(QObject):
         return self.server.listen()
 
     def start(self, *, open_settings: bool = False, start_captions: bool = False) -> None:
-        """Show the tray; register the hotkey; report problems; open settings on a first run."""
+        """Show the tray; register the hotkey; report problems; guide a first run.
+
+        A first run opens the setup window and nothing else: the model download, the
+        API key and the settings all happen inside it. Later runs fetch a missing
+        local model in a download window, unless Settings is being opened.
+        """
         self.ptt.configure(self.settings, rebuild=self.ptt.dictation is None)
         self.refresh_recent()
         self.tray.show()
@@ -153,9 +164,12 @@ class AppController(QObject):
                 "provider's environment variable, e.g. BASETEN_API_KEY, or install "
                 "gnome-keyring or KWallet.",
             )
-        if open_settings or self.first_run:
-            self.open_settings(first_run=self.first_run)
-        self.offer_model_download()
+        if self.first_run:
+            self.open_setup()
+        elif open_settings:
+            self.open_settings()
+        else:
+            self.offer_model_download()
         if start_captions:
             self.toggle_captions()
 
@@ -174,6 +188,8 @@ class AppController(QObject):
         self.overlay.hide()
         if self.dialog is not None:
             self.dialog.close()
+        if self.setup is not None:
+            self.setup.close()
         self.tray.hide()
         self.server.close()
         self.history.close()
@@ -186,7 +202,10 @@ class AppController(QObject):
     def handle_command(self, command: str) -> str:
         """Answer one IPC command line (a second launch, scripts)."""
         if command == "show-settings":
-            self.open_settings()
+            if self.setup is not None:  # a second launch during setup: show that
+                self.open_setup()
+            else:
+                self.open_settings()
         elif command == "captions":
             if self.run is None:
                 self.toggle_captions()
@@ -286,7 +305,19 @@ class AppController(QObject):
         except HarkError as exc:
             self.report("Microphone", str(exc))
 
+    def _capture_target(self) -> object:
+        """Where the text goes, decided at key-down: the setup window's box, or a window."""
+        if self.setup is not None and self.setup.accepts_dictation():
+            return SETUP_BOX
+        return self.ptt.inserter.capture_target()
+
     async def _insert(self, text: str, target: object) -> Outcome:
+        if target == SETUP_BOX:  # the "Try it" box: no typing permission needed
+            if self.setup is None:
+                return Outcome("failed", "The setup window was closed; the text is in history.")
+            self.setup.insert(text)
+            log.info("dictation: into the setup window (%d characters)", len(text))
+            return Outcome("inserted", "")
         outcome = await self.ptt.inserter.insert(
             text, target=target if isinstance(target, str) else None, method=self.settings.insertion
         )
@@ -295,6 +326,8 @@ class AppController(QObject):
 
     def _on_dictation_state(self, state: str, message: str) -> None:
         self.tray.set_dictation_active(self.ptt.active)
+        if self.setup is not None:
+            self.setup.set_dictation_active(self.ptt.active)
         if state == "connecting":
             self.overlay.clear()
         self._on_state(state, message)
@@ -384,12 +417,14 @@ class AppController(QObject):
         """With the local provider and its model not downloaded yet, fetch it now.
 
         The download shows its progress in a window (with Cancel); afterwards dictation
-        works offline. A model given as a folder path needs nothing.
+        works offline. A model given as a folder path needs nothing. While the setup
+        window is open it offers the download itself, so no window opens over it.
         """
         options = self.settings.local
         if (
             self.settings.provider != "local"
             or self.models is None
+            or self.setup is not None
             or self._download is not None
             or options.model not in MODEL_SIZES
             or self.models.resolve(options.model) is not None
@@ -422,6 +457,7 @@ class AppController(QObject):
             devices=self.devices(),
             first_run=first_run,
             models=ModelsWidget(self.models) if self.models is not None else None,
+            ui_state=self.ui_state,
         )
         dialog.saved.connect(self.apply_settings)
         dialog.test_requested.connect(self._test_connection)
@@ -436,11 +472,52 @@ class AppController(QObject):
             self.dialog.deleteLater()
         self.dialog = None
 
-    def _test_connection(self, settings: Settings, typed_key: str) -> None:
-        self._spawn(self._run_test(settings, typed_key))
+    # -- the setup window -----------------------------------------------------------------
 
-    async def _run_test(self, settings: Settings, typed_key: str) -> None:
-        dialog = self.dialog
+    def open_setup(self) -> None:
+        """Show the setup window (raising the open one, if any)."""
+        if self.setup is None:
+            window = SetupWindow(
+                self.settings,
+                self.secrets,
+                models=self.models,
+                devices=self.devices(),
+                source_factory=self.source_factory,
+                ui_state=self.ui_state,
+            )
+            window.applied.connect(self.apply_settings)
+            window.test_requested.connect(self._test_from_setup)
+            window.dictation_toggled.connect(self.toggle_dictation)
+            window.skipped.connect(self._setup_skipped)
+            window.finished.connect(self._setup_closed)
+            self.setup = window
+            log.info("setup window shown")
+        self.setup.show()
+        self.setup.raise_()
+        self.setup.activateWindow()
+
+    def _setup_skipped(self) -> None:
+        if self.first_run:  # write the defaults, so the next start is not a first run
+            self.apply_settings(self.settings)
+        self.first_run = False
+
+    def _setup_closed(self, _result: int = 0) -> None:
+        self.first_run = False
+        if self.setup is not None:
+            self.setup.deleteLater()
+        self.setup = None
+
+    def _test_from_setup(self, settings: Settings, typed_key: str) -> None:
+        self._spawn(self._run_test(settings, typed_key, self.setup))
+
+    # -- connection tests -------------------------------------------------------------------
+
+    def _test_connection(self, settings: Settings, typed_key: str) -> None:
+        self._spawn(self._run_test(settings, typed_key, self.dialog))
+
+    async def _run_test(
+        self, settings: Settings, typed_key: str, window: SettingsDialog | SetupWindow | None
+    ) -> None:
         try:
             key = typed_key
             if not key and settings.provider in KEYED_PROVIDERS:
@@ -460,8 +537,8 @@ class AppController(QObject):
         except Exception:
             log.exception("connection test failed")
             ok, message = False, "The test failed unexpectedly; the log has the details."
-        if dialog is not None and dialog is self.dialog:
-            dialog.show_test_result(ok, message)
+        if window is not None and window in (self.dialog, self.setup):  # still open
+            window.show_test_result(ok, message)
 
 
 def build_controller(

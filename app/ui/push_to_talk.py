@@ -46,6 +46,8 @@ class PushToTalk:
         show_level: Receives the level every 50 ms while capturing.
         meter_parent: The Qt object that owns the meter's timer (so Qt, not Python's
             garbage collector, destroys it, before the application goes away).
+        capture_target: Returns where the text should go, at key-down (default: the
+            inserter's focused window); handed back to the dictation's ``insert``.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class PushToTalk:
         level: Callable[[], float],
         show_level: Callable[[float], None],
         meter_parent: QObject | None = None,
+        capture_target: Callable[[], object] | None = None,
     ) -> None:
         self.backend = backend
         self.inserter = inserter
@@ -65,6 +68,7 @@ class PushToTalk:
         self._report = report
         self._level = level
         self._show_level = show_level
+        self._capture_target = capture_target or inserter.capture_target
         self.activation = Activation("hold", debounce_s=DEBOUNCE_S)
         self.dictation: Dictation | None = None
         self.hotkey_text: str | None = None
@@ -153,7 +157,7 @@ class PushToTalk:
     def _start(self) -> None:
         if self.dictation is None:
             return
-        target = self.inserter.capture_target()
+        target = self._capture_target()
         log.info("dictation: press (target window %s)", target)
         if not self.dictation.press(target):
             self.activation.reset()

@@ -298,9 +298,10 @@ def test_first_run_and_problems_are_shown(qtbot: QtBot, tmp_path: Path) -> None:
     notes: list[str] = []
     c.tray.notify = lambda title, message, error=False: notes.append(message)  # type: ignore[method-assign]
     c.start()
-    assert c.dialog is not None
-    qtbot.addWidget(c.dialog)
-    assert c.dialog.welcome_label.text().startswith("Welcome to Hark")
+    assert c.dialog is None  # a first run opens the setup window, and only that
+    assert c.setup is not None
+    qtbot.addWidget(c.setup)
+    assert c.setup.isVisible()
     assert notes == ["The settings file is broken."]
 
 
