@@ -245,8 +245,8 @@ def test_a_first_run_opens_only_the_setup_window(qtbot: QtBot, tmp_path: Path, s
     window = c.setup
     assert window.step == TRANSCRIPTION
     assert window.transcription.local
-    assert "145 MB" in window.transcription.model_combo.currentText()
-    assert window.transcription.download_button.isVisible()
+    assert "145 MB" in window.transcription.local_panel.model_combo.currentText()
+    assert window.transcription.local_panel.download_button.isVisible()
     shoot(window, shots, "1-local")
     # A second launch while setting up raises the setup window, not Settings.
     assert c.handle_command("show-settings") == "ok"
@@ -276,7 +276,7 @@ def test_local_with_a_model_folder(
     qtbot: QtBot, tmp_path: Path, tiny_model: Path, shots: Path
 ) -> None:
     window = standalone(qtbot, ModelStore(tmp_path / "models", base_url=offline_url()))
-    page = window.transcription
+    page = window.transcription.local_panel
     assert not page.use_folder(tmp_path)  # no model.bin there: refused, and said why
     assert page.problem.text() == texts.NOT_A_MODEL.format(path=tmp_path)
     assert fully_shown(page.problem)
@@ -301,7 +301,7 @@ def test_local_offline_says_what_is_possible_in_full(
 ) -> None:
     store = ModelStore(tmp_path / "models", base_url=offline_url(), retries=0)
     window = standalone(qtbot, store)
-    page = window.transcription
+    page = window.transcription.local_panel
     page.download_button.click()
     qtbot.waitUntil(lambda: not page.downloading, timeout=WAIT_MS)
     text = page.problem.text()
@@ -320,7 +320,7 @@ def test_local_download_with_progress_cancel_and_retry(
 ) -> None:
     store = ModelStore(tmp_path / "models", base_url=hub.base_url)
     window = standalone(qtbot, store, Settings(local=LocalOptions(model="tiny")))
-    page = window.transcription
+    page = window.transcription.local_panel
     assert page.model() == "tiny"
     hub.stall = threading.Event()  # the body trickles only while the test allows it
     values: list[int] = []
@@ -360,10 +360,10 @@ def test_cloud_key_is_tested_against_the_provider_and_stored(
             settings = Settings(fireworks=FireworksOptions(endpoint=emu.url))  # local first
             c = make_controller(qtbot, tmp_path, settings, keyring=keyring, first_run=True)
             window = window_of(qtbot, c)
-            page = window.transcription
-            page.cloud_radio.click()
-            assert page.cloud_panel.isVisible()
-            assert not page.local_panel.isVisible()
+            window.transcription.cloud_radio.click()
+            page = window.transcription.cloud_panel
+            assert page.isVisible()
+            assert not window.transcription.local_panel.isVisible()
             page.provider_combo.setCurrentIndex(page.provider_combo.findData("fireworks"))
             field = page.key_fields["fireworks"]
             assert field.isVisible()
@@ -467,7 +467,7 @@ def test_try_it_puts_dictated_words_in_the_box(
             c = make_controller(qtbot, tmp_path, settings, keyring=keyring, first_run=True)
             window = window_of(qtbot, c)
             window.transcription.cloud_radio.click()
-            combo = window.transcription.provider_combo
+            combo = window.transcription.cloud_panel.provider_combo
             combo.setCurrentIndex(combo.findData("fireworks"))
             window.steps.setCurrentRow(TRY)  # entering the step applies the choices
             assert c.settings.provider == "fireworks"
@@ -519,13 +519,14 @@ def test_escape_skips_and_keeps_the_defaults(qtbot: QtBot, tmp_path: Path) -> No
 
 def test_keyboard_tab_order_and_default_button(qtbot: QtBot, tmp_path: Path) -> None:
     window = standalone(qtbot, ModelStore(tmp_path / "models", base_url=offline_url()))
-    page = window.transcription
-    qtbot.waitUntil(page.local_radio.hasFocus, timeout=WAIT_MS)
-    order = [page.local_radio]
+    page = window.transcription.local_panel
+    radio = window.transcription.local_radio
+    qtbot.waitUntil(radio.hasFocus, timeout=WAIT_MS)
+    order = [radio]
     for _ in range(3):
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
         order.append(QApplication.focusWidget())
-    assert order == [page.local_radio, page.model_combo, page.folder_button, page.download_button]
+    assert order == [radio, page.model_combo, page.folder_button, page.download_button]
     assert window.next_button.isDefault()
     qtbot.keyClick(page.download_button, Qt.Key.Key_Return)  # Enter is Next, not Download
     assert window.step == MICROPHONE

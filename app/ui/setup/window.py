@@ -172,12 +172,15 @@ class SetupWindow(QDialog):
         return area
 
     def _set_tab_order(self) -> None:
-        t = self.transcription
+        local, cloud = self.transcription.local_panel, self.transcription.cloud_panel
+        keys = [
+            w for f in cloud.key_fields.values() for w in (f.edit, f.show_button, f.remove_button)
+        ]
         chain: list[QWidget] = [
-            t.local_radio, t.model_combo, t.folder_button, t.download_button,
-            t.cancel_button, t.cloud_radio, t.provider_combo, t.baseten_model,
-            *(w for f in t.key_fields.values() for w in (f.edit, f.show_button, f.remove_button)),
-            t.test_button, self.microphone.combo, self.microphone.test_button,
+            self.transcription.local_radio, local.model_combo, local.folder_button,
+            local.download_button, local.cancel_button, self.transcription.cloud_radio,
+            cloud.provider_combo, cloud.baseten_model, *keys, cloud.test_button,
+            self.microphone.combo, self.microphone.test_button,
             self.hotkey.edit, self.hotkey.mode, self.hotkey.insertion, self.try_page.box,
             self.skip_button, self.back_button, self.next_button,
         ]  # fmt: skip
