@@ -304,12 +304,15 @@ def test_local_offline_says_what_is_possible_in_full(
     page = window.transcription.local_panel
     page.download_button.click()
     qtbot.waitUntil(lambda: not page.downloading, timeout=WAIT_MS)
-    text = page.problem.text()
-    assert text.startswith("The model could not be downloaded. Cannot download the base model")
-    assert "Use a model folder" in text
-    assert "hark models download base" in text
-    assert "cloud service" in text
-    qtbot.waitUntil(lambda: fully_shown(page.problem), timeout=WAIT_MS)  # wrapped, never cut
+    assert page.problem.text().startswith(
+        "The model could not be downloaded. Cannot download the base model"
+    )
+    help_text = page.help.text()
+    assert "Use a model folder" in help_text
+    assert "hark models download base" in help_text
+    assert "cloud service" in help_text
+    for label in (page.problem, page.help):  # wrapped, never cut
+        qtbot.waitUntil(lambda label=label: fully_shown(label), timeout=WAIT_MS)
     assert page.download_button.isVisible()  # a retry is one click away
     assert QApplication.focusWidget() in (page.folder_button, None)
     shoot(window, shots, "1-local-offline")

@@ -64,6 +64,8 @@ class LocalModelPanel(QWidget):
         self.progress.hide()
         self.problem = message_label()
         self.problem.setAccessibleName("Download problem")
+        self.help = message_label()
+        self.help.setAccessibleName("What you can do instead")
         root = self.models.root if self.models is not None else "the models folder"
         self.folder_hint = note_label(texts.FOLDER_HINT.format(root=root))
 
@@ -82,6 +84,7 @@ class LocalModelPanel(QWidget):
         layout.addLayout(download_row)
         layout.addWidget(self.progress)
         layout.addWidget(self.problem)
+        layout.addWidget(self.help)
         layout.addWidget(self.folder_hint)
 
         index = self.model_combo.findData(model)
@@ -115,6 +118,7 @@ class LocalModelPanel(QWidget):
             return False
         self.folder = path
         self.problem.hide()
+        self.help.hide()
         self._update_model_status()
         return True
 
@@ -122,6 +126,7 @@ class LocalModelPanel(QWidget):
     def _on_model_changed(self) -> None:
         self.folder = None
         self.problem.hide()
+        self.help.hide()
         self.download_button.setText("Download")
         self._update_model_status()
 
@@ -153,6 +158,7 @@ class LocalModelPanel(QWidget):
         self.download.failed.connect(self._on_failed)
         self.download.cancelled.connect(self._on_cancelled)
         self.problem.hide()
+        self.help.hide()
         self.bar.setRange(0, 0)
         self.bar.show()
         self.progress.setText("Connecting…")
@@ -202,8 +208,8 @@ class LocalModelPanel(QWidget):
     def _on_failed(self, message: str) -> None:
         reason = message.replace(ALTERNATIVES, "").strip()
         self._finish_download("")
-        offline = texts.OFFLINE.format(reason=reason, size=self.model())
-        show_message(self.problem, offline, ERROR_COLOR)
+        show_message(self.problem, texts.OFFLINE.format(reason=reason), ERROR_COLOR)
+        show_message(self.help, texts.OFFLINE_HELP.format(size=self.model()), None)
         self.download_button.setText("Try again")
         self.folder_button.setFocus()
 

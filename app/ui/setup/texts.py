@@ -61,13 +61,13 @@ DOWNLOADING = "Downloading the {size} model…"
 DOWNLOADED = "Downloaded. The {size} model is ready, offline."
 CANCELLED = "Download cancelled. Download again to continue where it stopped."
 
-OFFLINE = (
-    "The model could not be downloaded. {reason}\n\n"
+OFFLINE = "The model could not be downloaded. {reason}"
+OFFLINE_HELP = (
     "You can still set Hark up:\n"
     "• Use a model folder you already have: press “Use a model folder…”.\n"
     "• Download it later, when you are online: run  hark models download {size}  "
     "in a terminal, or press Try again.\n"
-    "• Use a cloud service instead: choose “With a cloud service” above."
+    "• Use a cloud service instead: choose “With a cloud service” below."
 )
 
 CLOUD_NOTE = "Test connection checks the key and the service before you go on."
