@@ -19,6 +19,10 @@ def main() -> int:
         from app.selfcheck import main as self_check
 
         return self_check([a for a in argv if a != "--self-check"])
+    if first in ("ptt", "toggle") and "-h" not in argv and "--help" not in argv:
+        from app.cli.remote import main as remote  # bound to keys: the fast path
+
+        return remote([a for a in argv if a not in ("-v", "-vv", "-vvv", "--verbose")])
     if first == "--help-app":
         argv = ["--help"]
     elif first in CLI_COMMANDS or first in ("-h", "--help"):
