@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialog
 
 from app.adapters.history import SqliteHistory
 from app.adapters.hotkeys.base import HotkeyBackend, choose_backend
@@ -148,8 +148,9 @@ class AppController(QObject):
         """Show the tray; register the hotkey; report problems; guide a first run.
 
         A first run opens the setup window and nothing else: the model download, the
-        API key and the settings all happen inside it. Later runs fetch a missing
-        local model in a download window, unless Settings is being opened.
+        API key and the settings all happen inside it (finishing it with the local
+        model still missing starts the download then, in its own window). Later runs
+        fetch a missing local model in a download window, unless Settings is opening.
         """
         self.ptt.configure(self.settings, rebuild=self.ptt.dictation is None)
         self.refresh_recent()
@@ -501,11 +502,13 @@ class AppController(QObject):
             self.apply_settings(self.settings)
         self.first_run = False
 
-    def _setup_closed(self, _result: int = 0) -> None:
+    def _setup_closed(self, result: int = 0) -> None:
         self.first_run = False
         if self.setup is not None:
             self.setup.deleteLater()
         self.setup = None
+        if result == QDialog.DialogCode.Accepted.value:  # finished, a model still missing
+            self.offer_model_download()
 
     def _test_from_setup(self, settings: Settings, typed_key: str) -> None:
         self._spawn(self._run_test(settings, typed_key, self.setup))

@@ -350,6 +350,46 @@ def test_local_download_with_progress_cancel_and_retry(
     shoot(window, shots, "1-local-downloaded")
 
 
+def test_finishing_without_the_model_downloads_it_after_the_window_closes(
+    qtbot: QtBot, tmp_path: Path, hub: ModelHub, loop: qasync.QEventLoop
+) -> None:
+    store = ModelStore(tmp_path / "models", base_url=hub.base_url)
+    settings = Settings(local=LocalOptions(model="tiny"))
+
+    async def scenario() -> AppController:
+        c = make_controller(qtbot, tmp_path, settings, models=store, first_run=True)
+        c.start()
+        window = c.setup
+        assert window is not None
+        qtbot.addWidget(window)
+        window.steps.setCurrentRow(TRY)  # applies the choices: still no download window
+        assert c._download is None
+        window.next_button.click()  # Finish
+        await until(lambda: c.setup is None)
+        assert c._download is not None  # one window at a time: now the download
+        qtbot.addWidget(c._download)
+        await until(lambda: store.is_installed("tiny"))
+        await until(lambda: c._download is None)
+        return c
+
+    c = run(loop, scenario())
+    assert c.settings.local.model == "tiny"
+
+
+def test_the_tray_opens_setup_later_with_the_current_choices(qtbot: QtBot, tmp_path: Path) -> None:
+    c = make_controller(qtbot, tmp_path, Settings(provider="together"))
+    c.tray.setup_action.trigger()
+    window = c.setup
+    assert window is not None
+    qtbot.addWidget(window)
+    assert window.isVisible()
+    assert window.transcription.cloud_radio.isChecked()
+    assert window.transcription.cloud_panel.provider() == "together"
+    window.skip_button.click()
+    qtbot.waitUntil(lambda: c.setup is None, timeout=WAIT_MS)
+    assert not (tmp_path / "settings.json").exists()  # skipping later changes nothing
+
+
 # -- step 1, cloud: a key tested against the provider ------------------------------------
 
 
