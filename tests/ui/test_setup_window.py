@@ -284,6 +284,11 @@ def test_local_with_a_model_folder(
     assert not page.problem.isVisible()
     assert page.model_status.text() == texts.FOLDER_READY.format(path=tiny_model)
     assert not page.download_button.isVisible()  # nothing to download
+    assert page.model_combo.currentText() == "Model folder: tiny-en"
+    page.model_combo.setCurrentIndex(page.model_combo.findData("tiny"))  # a size, then back
+    assert page.model() == "tiny"
+    page.model_combo.setCurrentIndex(page.model_combo.findData(str(tiny_model)))
+    assert page.model() == str(tiny_model)
     shoot(window, shots, "1-local-folder")
     applied: list[Settings] = []
     window.applied.connect(applied.append)
@@ -342,7 +347,7 @@ def test_local_download_with_progress_cancel_and_retry(
     page.download_button.click()  # again, to the end
     qtbot.waitUntil(lambda: store.is_installed("tiny"), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not page.downloading, timeout=WAIT_MS)
-    assert page.progress.text() == texts.DOWNLOADED.format(size="tiny")
+    assert not page.progress.isVisible()
     assert page.model_status.text() == texts.MODEL_READY
     assert page.model_combo.currentText().endswith("(installed)")
     assert not page.download_button.isVisible()

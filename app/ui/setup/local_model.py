@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -97,9 +97,7 @@ class LocalModelPanel(QWidget):
 
     def model(self) -> str:
         """The local model setting: a size or a folder path."""
-        if self.folder is not None:
-            return str(self.folder)
-        return str(self.model_combo.currentData())
+        return str(self.folder) if self.folder is not None else str(self.model_combo.currentData())
 
     def _installed(self, size: str) -> bool:
         return self.models is not None and self.models.is_installed(size)
@@ -116,6 +114,14 @@ class LocalModelPanel(QWidget):
         if not is_model_folder(path):
             show_message(self.problem, texts.NOT_A_MODEL.format(path=path), ERROR_COLOR)
             return False
+        index = self.model_combo.findData(str(path))
+        if index < 0:  # listed after the sizes, so it can be picked again
+            self.model_combo.addItem(texts.FOLDER_ENTRY.format(name=path.name), str(path))
+            index = self.model_combo.count() - 1
+            self.model_combo.setItemData(index, str(path), Qt.ItemDataRole.ToolTipRole)
+        self.model_combo.blockSignals(True)
+        self.model_combo.setCurrentIndex(index)
+        self.model_combo.blockSignals(False)
         self.folder = path
         self.problem.hide()
         self.help.hide()
@@ -124,7 +130,8 @@ class LocalModelPanel(QWidget):
 
     @Slot()
     def _on_model_changed(self) -> None:
-        self.folder = None
+        chosen = str(self.model_combo.currentData())
+        self.folder = None if chosen in MODEL_SIZES else Path(chosen)
         self.problem.hide()
         self.help.hide()
         self.download_button.setText("Download")
@@ -201,7 +208,7 @@ class LocalModelPanel(QWidget):
 
     @Slot(object)
     def _on_downloaded(self, _path: Path) -> None:
-        self._finish_download(texts.DOWNLOADED.format(size=self.model()))
+        self._finish_download("")  # the status line now says it is installed
         self.model_combo.setFocus()
 
     @Slot(str)

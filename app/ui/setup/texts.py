@@ -58,7 +58,7 @@ NOT_A_MODEL = (
     "Choose the folder that contains them."
 )
 DOWNLOADING = "Downloading the {size} model…"
-DOWNLOADED = "Downloaded. The {size} model is ready, offline."
+FOLDER_ENTRY = "Model folder: {name}"
 CANCELLED = "Download cancelled. Download again to continue where it stopped."
 
 OFFLINE = "The model could not be downloaded. {reason}"
