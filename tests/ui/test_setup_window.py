@@ -497,6 +497,10 @@ def test_hotkey_is_pressed_and_clashes_are_flagged(
     chosen = window.current_settings()
     assert (chosen.hotkey.hotkey, chosen.hotkey.mode, chosen.insertion) == ("f9", "toggle", "type")
     shoot(window, shots, "3-hotkey")
+    page.edit.setFocus()
+    qtbot.keyClick(page.edit, Qt.Key.Key_Return)  # Enter is not captured: it means Next
+    assert page.hotkey() == "f9"
+    assert window.step == TRY
 
 
 # -- step 4: try it, with the real dictation flow ------------------------------------------

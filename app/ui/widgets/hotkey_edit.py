@@ -122,18 +122,22 @@ def format_hotkey(key: int, modifiers: Mod, *, mac: bool | None = None) -> tuple
 
 
 def _passes_through(event: QKeyEvent) -> bool:
-    """Tab and Shift+Tab move the focus and Esc cancels the dialog: never captured."""
+    """Tab and Shift+Tab move the focus, Esc cancels the dialog and Enter presses its
+    default button: never captured (alone they could not be a hotkey anyway)."""
     mods = event.modifiers() & ~(Mod.KeypadModifier | Mod.ShiftModifier)
     if mods:
         return False
-    return event.key() in (Key.Key_Tab, Key.Key_Backtab, Key.Key_Escape)
+    return event.key() in (
+        Key.Key_Tab, Key.Key_Backtab, Key.Key_Escape, Key.Key_Return, Key.Key_Enter
+    )  # fmt: skip
 
 
 class HotkeyEdit(QLineEdit):
     """Shows a hotkey; when focused, the next key combination pressed replaces it.
 
-    Tab and Shift+Tab still move the focus and Esc still closes the dialog, so the
-    field never traps the keyboard. Modifier presses alone wait for the main key.
+    Tab and Shift+Tab still move the focus, Esc still closes the dialog and Enter still
+    presses its default button, so the field never traps the keyboard. Modifier presses
+    alone wait for the main key.
 
     Signals:
         hotkey_changed(str): A combination was recorded (``ctrl+alt+space``).
