@@ -154,7 +154,7 @@ class AppController(QObject):
         """
         self.ptt.configure(self.settings, rebuild=self.ptt.dictation is None)
         self.refresh_recent()
-        self.tray.show()
+        self.tray.show(window=not self.first_run)  # a control window would cover setup
         log.info("tray shown")
         for line in self.problems:
             self.report("Settings", line)
@@ -507,6 +507,7 @@ class AppController(QObject):
         if self.setup is not None:
             self.setup.deleteLater()
         self.setup = None
+        self.tray.show()  # where there is no tray, the control window appears now
         if result == QDialog.DialogCode.Accepted.value:  # finished, a model still missing
             self.offer_model_download()
 

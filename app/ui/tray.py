@@ -147,11 +147,16 @@ class Tray(QObject):
         action.triggered.connect(lambda _=False: slot())  # type: ignore[operator]
         return action
 
-    def show(self) -> None:
-        """Show the tray icon, or the control window where there is no tray."""
+    def show(self, *, window: bool = True) -> None:
+        """Show the tray icon, or the control window where there is no tray.
+
+        Args:
+            window: Also show the control window (a first run shows it only once the
+                setup window has closed, so nothing covers that).
+        """
         if self.icon is not None:
             self.icon.show()
-        elif self.window is not None:
+        elif self.window is not None and window:
             self.window.show()
 
     def hide(self) -> None:

@@ -157,6 +157,7 @@ def make_controller(
     keyring: MemoryKeyring | None = None,
     models: ModelStore | None = None,
     first_run: bool = False,
+    tray_available: bool = True,
 ) -> AppController:
     overlay = CaptionOverlay(OverlaySettings(fade_after_s=0), UiStateStore(tmp_path / "ui.json"))
     qtbot.addWidget(overlay)
@@ -167,7 +168,7 @@ def make_controller(
         secrets=KeyringSecretStore(keyring or MemoryKeyring()),
         secret_filter=None,
         server=InstanceServer(str(tmp_path / "ipc.sock")),
-        tray=Tray(settings.provider, tray_available=True),
+        tray=Tray(settings.provider, tray_available=tray_available),
         overlay=overlay,
         connector=open_connection,
         schema_memory=None,
@@ -256,6 +257,23 @@ def test_a_first_run_opens_only_the_setup_window(qtbot: QtBot, tmp_path: Path, s
     assert SettingsStore(tmp_path / "settings.json").load().settings == Settings()
     assert c._download is None  # skipping does not start a download either
     assert visible_windows() == []
+
+
+def test_without_a_tray_the_control_window_waits_for_the_setup_window(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    c = make_controller(qtbot, tmp_path, Settings(), first_run=True, tray_available=False)
+    control = c.tray.window
+    assert control is not None
+    qtbot.addWidget(control)
+    c.start()
+    assert c.setup is not None
+    qtbot.addWidget(c.setup)
+    qtbot.waitExposed(c.setup)
+    assert visible_windows() == [c.setup]  # the always-on-top control window would cover it
+    c.setup.skip_button.click()
+    qtbot.waitUntil(control.isVisible, timeout=WAIT_MS)
+    assert control.width() < 600
 
 
 def test_the_welcome_note_asks_for_a_key_only_for_cloud_providers(qtbot: QtBot) -> None:

@@ -3,6 +3,7 @@ Cancel), an installed one, or a model folder; offline, what is still possible.""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
@@ -21,6 +22,8 @@ from app.core.options import MODEL_SIZES
 from app.ui.model_dialog import ModelDownload, progress_value
 from app.ui.setup import texts
 from app.ui.widgets.form import ERROR_COLOR, message_label, note_label, show_message
+
+log = logging.getLogger(__name__)
 
 
 class LocalModelPanel(QWidget):
@@ -207,12 +210,14 @@ class LocalModelPanel(QWidget):
         self.progress.setText(self.download.describe(done, total))
 
     @Slot(object)
-    def _on_downloaded(self, _path: Path) -> None:
+    def _on_downloaded(self, path: Path) -> None:
+        log.info("model %s downloaded into %s", self.model(), path)
         self._finish_download("")  # the status line now says it is installed
         self.model_combo.setFocus()
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
+        log.warning("model download failed: %s", message)
         reason = message.replace(ALTERNATIVES, "").strip()
         self._finish_download("")
         show_message(self.problem, texts.OFFLINE.format(reason=reason), ERROR_COLOR)
