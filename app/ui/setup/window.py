@@ -10,6 +10,7 @@ delivers dictated text into the try box (:meth:`accepts_dictation`, :meth:`inser
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
@@ -37,6 +38,8 @@ from app.ui.setup.try_it import TryPage
 from app.ui.widgets.api_key import SecretStore
 from app.ui.widgets.form import ERROR_COLOR, message_label, note_label, show_message
 from app.ui.window_state import StateStore, restore_geometry, save_geometry
+
+log = logging.getLogger(__name__)
 
 TRANSCRIPTION, MICROPHONE, HOTKEY, TRY = range(len(texts.STEPS))
 GEOMETRY_KEY = "setup_window"
@@ -221,6 +224,7 @@ class SetupWindow(QDialog):
         if step < 0:
             return
         self.pages.setCurrentIndex(step)
+        log.info("setup: step %s", texts.STEPS[step])
         self.back_button.setEnabled(step > 0)
         self.skip_button.setVisible(step != TRY)  # the choices are in use from here on
         self.next_button.setText("Finish" if step == TRY else "Next")
