@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from app.core import jsonwire
 from app.core.audio import StreamResampler, float_to_pcm16, mulaw_to_pcm16, pcm16_to_float
 from app.core.baseten_metadata import AcceptSchema, SessionParams, parse_metadata
 from app.core.local_types import TranscribedSegment, TranscriptionResult
@@ -142,7 +143,7 @@ class BasetenServerProtocol:
         if self.phase is Phase.REJECTED:
             return []
         try:
-            message = json.loads(text)
+            message = jsonwire.loads(text)
         except ValueError:
             message = None
         if (
@@ -192,7 +193,7 @@ class BasetenServerProtocol:
 
     def _metadata(self, text: str) -> ServerEvent:
         try:
-            metadata = json.loads(text)
+            metadata = jsonwire.loads(text)
         except ValueError:
             self.phase = Phase.REJECTED
             return MetadataRejected("Failed to validate metadata: the frame is not valid JSON")

@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any, ClassVar
 
+from app.core import jsonwire
 from app.core.audio import Framer, pcm16_to_mulaw
 from app.core.errors import SettingError
 from app.core.events import (
@@ -246,7 +247,7 @@ class BasetenProtocol(StreamingProtocol):
         first = self._metadata_unanswered
         self._metadata_unanswered = False
         try:
-            msg = json.loads(text)
+            msg = jsonwire.loads(text)
         except ValueError:
             self._protocol_error(f"invalid JSON from Baseten: {text[:200]!r}")
             return

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from app.core import jsonwire
 from app.core.events import ProviderError
 
 
@@ -45,9 +45,10 @@ def parse_object(provider: str, text: str) -> tuple[dict[str, Any] | None, Provi
         ``(message, None)``, or ``(None, error)`` with a ``"protocol"`` error to report.
     """
     try:
-        value = json.loads(text)
+        value = jsonwire.loads(text)
     except ValueError as exc:
-        return None, ProviderError(f"{provider}: invalid JSON from the server: {exc}", "protocol")
+        why = f"{provider}: malformed message from the server: {exc}"
+        return None, ProviderError(why, "protocol")
     if not isinstance(value, dict):
         kind = type(value).__name__
         return None, ProviderError(f"{provider}: expected a JSON object, got {kind}", "protocol")
