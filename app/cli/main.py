@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
+from app.adapters.logfile import SecretFilter
 from app.argparsing import ArgumentParser, print_error, split_verbosity
 from app.cli import keys, models, remote, serve, transcribe
 from app.core.errors import HarkError
@@ -62,9 +63,15 @@ class _OneLineFormatter(logging.Formatter):
         return f"hark: {record.levelname.lower()}: {record.getMessage()}"
 
 
+SECRETS = SecretFilter()
+"""Masks every key the command handles, and any Authorization header, in what it logs."""
+
+
 def _setup_logging(verbosity: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneLineFormatter())
+    # At -vv the websockets library logs the handshake's headers, the key among them.
+    handler.addFilter(SECRETS)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)])
@@ -98,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "transcribe":
-        return asyncio.run(transcribe.run(args))
+        return asyncio.run(transcribe.run(args, SECRETS))
     if args.command in ("toggle", "ptt"):
         return remote.run(args)
     if args.command == "models":

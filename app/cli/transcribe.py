@@ -15,6 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from app.adapters.audiofile import AudioFileSource
+from app.adapters.logfile import SecretFilter
 from app.adapters.secrets import KeyringSecretStore, resolve_key
 from app.adapters.state import FileSchemaMemory
 from app.adapters.whisper import whisper_factories
@@ -125,8 +126,14 @@ def event_to_json(event: Event) -> dict[str, Any]:
     return {"type": _EVENT_TYPES[type(event)], **data}
 
 
-async def run(args: argparse.Namespace) -> int:
-    """Carry out ``hark transcribe``; return the exit status."""
+async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> int:
+    """Carry out ``hark transcribe``; return the exit status.
+
+    Args:
+        args: The parsed command line.
+        secrets: Learns the API key, so that no log line can show it.
+    """
+    secrets = secrets or SecretFilter()
     options = options_from_args(args.provider, args)
     if (
         args.fast
@@ -146,6 +153,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.provider in KEYED_PROVIDERS:
         try:
             key, where = resolve_key(KeyringSecretStore(), args.provider, title)
+            secrets.add(key)
             log.info("using the %s API key from the %s", title, where)
         except MissingKeyError:
             if not key_optional(options):

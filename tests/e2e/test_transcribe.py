@@ -309,3 +309,20 @@ async def test_flush_never_confirmed_times_out(wav48k_stereo: Path, tmp_path: Pa
         )
     assert done.code == 1
     assert "Baseten did not confirm the end of the audio within 1 s" in done.err
+
+
+@pytest.mark.parametrize("provider", ["baseten", "together", "fireworks"])
+@pytest.mark.parametrize("accepted", [True, False])
+async def test_the_key_never_shows_at_the_highest_verbosity(
+    provider: str, accepted: bool, tmp_path: Path
+) -> None:
+    """At -vv the websockets library logs the handshake, Authorization header included."""
+    wav = speech_wav(tmp_path / "short.wav", "Hello.")
+    env = hark_env(tmp_path, **{ENV_VARS[provider]: KEY if accepted else "wrong-key-456789"})
+    async with _emulator(provider) as emu:
+        done = await run_hark(*_args(provider, emu.url, wav, "--fast", "-vv"), env=env)
+    assert (done.code == 0) == accepted, done.err
+    assert "hark: debug:" in done.err  # the handshake was logged
+    for secret in (KEY, "wrong-key-456789"):
+        assert secret not in done.err
+        assert secret not in done.out
