@@ -20,6 +20,7 @@ frame (``recoverable: false``) and closed with 1013 (try again later).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import ssl
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 BASETEN_PATH = "/environments/production/websocket"
 TOKEN_ENV = "HARK_SERVE_TOKEN"
 CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_POLICY_VIOLATION = 1008
 
 
 class ServeRefused(HarkError):
@@ -56,12 +58,38 @@ class SessionEngine(Protocol):
         """Run one session on ``conn`` until it ends."""
 
 
-class ServerWebSocket(WebSocketConnection):
-    """An accepted connection: the engine's ``ServerConnection`` port over websockets."""
+IDLE_TIMEOUT_S = 30.0
+"""A client silent this long (no audio, no message) is closed and its session slot freed."""
 
-    def __init__(self, ws: ServerConnection) -> None:
+
+class ServerWebSocket(WebSocketConnection):
+    """An accepted connection: the engine's ``ServerConnection`` port over websockets.
+
+    A client that connects and then sends nothing would hold a session slot for ever
+    (two of them lock every real user out of a two-session server): after
+    ``idle_timeout_s`` without a frame while the engine waits for one, it gets
+    Baseten's error shape and a close, and :meth:`recv` reports the connection closed.
+    The engine does not read while it transcribes what it has after ``end_audio``, so
+    a client waiting for its last finals is never timed out.
+    """
+
+    def __init__(self, ws: ServerConnection, idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
         super().__init__(ws)
         self._server_ws = ws
+        self.idle_timeout_s = idle_timeout_s
+
+    async def recv(self) -> str | bytes | None:
+        """The next frame; ``None`` once closed, or after ``idle_timeout_s`` of silence."""
+        try:
+            async with asyncio.timeout(self.idle_timeout_s):
+                return await super().recv()
+        except TimeoutError:
+            log.info("closing %s: nothing received for %g s", self.remote, self.idle_timeout_s)
+            message = f"No audio or message for {self.idle_timeout_s:g} s; closing the session."
+            with contextlib.suppress(Exception):
+                await self.send(baseten_error(message, recoverable=False))
+                await self.close(CLOSE_POLICY_VIOLATION, "idle")
+            return None
 
     @property
     def remote(self) -> str:
@@ -133,6 +161,7 @@ async def serve(
     max_sessions: int,
     path: str = BASETEN_PATH,
     ssl_context: ssl.SSLContext | None = None,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
 ) -> HarkServer:
     """Start serving ``engine`` over WebSockets; return once listening.
 
@@ -146,6 +175,7 @@ async def serve(
         max_sessions: How many sessions may run at once; more are rejected.
         path: The WebSocket path besides ``/``.
         ssl_context: Serve ``wss://`` with this server-side TLS context.
+        idle_timeout_s: Close a client that sends nothing for this long.
 
     Raises:
         ServeRefused: a non-loopback ``host`` without a token, or ``max_sessions`` < 1.
@@ -176,7 +206,7 @@ async def serve(
         return None
 
     async def handler(ws: ServerConnection) -> None:
-        conn = ServerWebSocket(ws)
+        conn = ServerWebSocket(ws, idle_timeout_s)
         if len(active) >= max_sessions:
             log.warning("rejected %s: %d sessions already running", conn.remote, len(active))
             message = f"Server busy: it runs at most {max_sessions} sessions; try again later."

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.adapters.models import ModelStore
-from app.adapters.ws_server import TOKEN_ENV, serve
+from app.adapters.ws_server import IDLE_TIMEOUT_S, TOKEN_ENV, serve
 from app.argparsing import number
 from app.cli import models as models_cli
 from app.core.errors import HarkError
@@ -93,6 +93,13 @@ def register(sub: Any) -> None:
         metavar="N",
         help="transcriptions run at once (0: auto, one per two CPU cores and at least 2; "
         "one per session on CUDA)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=number(float, above=0, what="seconds"),
+        default=IDLE_TIMEOUT_S,
+        metavar="S",
+        help=f"close a client that sends nothing for this long (default {IDLE_TIMEOUT_S:g})",
     )
     p.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve wss:// with this cert")
     p.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's private key")
@@ -209,6 +216,7 @@ async def _serve(
             token=token,
             max_sessions=args.max_sessions,
             ssl_context=tls,
+            idle_timeout_s=args.idle_timeout,
         )
     except OSError as exc:
         await engine.aclose()

@@ -248,3 +248,30 @@ async def test_a_local_serve_with_a_token_refuses_a_keyless_client(
     finally:
         await running.aclose()
         await engine.aclose()
+
+
+async def test_silent_clients_are_closed_and_free_their_slots(tiny_model: Path) -> None:
+    """Clients that connect and send nothing must not lock real users out."""
+    engine = engine_for(tiny_model)
+    running = await serve(engine, token=None, max_sessions=2, idle_timeout_s=0.5)
+    try:
+        url = url_of(running)
+        silent = [await websockets.connect(url), await websockets.connect(url)]
+        for ws in silent:
+            error = json.loads(await asyncio.wait_for(ws.recv(), 10 * TIMEOUT_FACTOR))
+            assert error["type"] == "error"
+            assert "No audio or message for 0.5 s" in error["body"]["message"]
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10 * TIMEOUT_FACTOR)
+            assert ws.close_code == 1008
+        # Both slots are free again: a real client is served in full, although
+        # its last final comes only after it has gone quiet (the wait after end_audio).
+        events: list[Event] = []
+        options = BasetenOptions(endpoint=url)
+        session = StreamingSession(options, "", open_connection, on_event=events.append)
+        result = await asyncio.wait_for(session.run(ArraySource(two_utterances())), 30)
+        assert result.transcript.text.count(TEXT) == 2
+        assert result.flush_confirmed
+    finally:
+        await running.aclose()
+        await engine.aclose()
