@@ -19,6 +19,11 @@ def main() -> int:
         from app.selfcheck import main as self_check
 
         return self_check([a for a in argv if a != "--self-check"])
+    if first == "--version":
+        from app import __version__
+
+        print(f"hark {__version__}")
+        return 0
     if first in ("ptt", "toggle") and "-h" not in argv and "--help" not in argv:
         from app.cli.remote import main as remote  # bound to keys: the fast path
 
