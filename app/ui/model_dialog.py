@@ -8,6 +8,7 @@ download of that size resumes them.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -37,16 +38,30 @@ _STEPS = 1000  # progress bar resolution (0.1 %)
 
 
 class _Relay(QObject):
-    """Carries the worker thread's news to the Qt thread (queued connections).
+    """Carries the worker threads' news to the Qt thread (queued connections).
 
-    It has no parent and the worker holds a reference, so it outlives a dialog that is
-    closed while the download is still winding down.
+    One relay serves every download and lives as long as the module: a worker thread
+    holds it, and a QObject must never be destroyed on a thread other than its own
+    (the last reference to a per-download relay used to go away with the worker, and
+    that corrupted Qt's connection lists). Each message names its download's token.
     """
 
-    progressed = Signal(object, object)  # done, total (Python ints: no 32-bit limit)
-    succeeded = Signal(object)  # Path
-    failed = Signal(str)
-    cancelled = Signal()
+    progressed = Signal(int, object, object)  # token, done, total (Python ints)
+    succeeded = Signal(int, object)  # token, Path
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+
+
+_relay: _Relay | None = None
+_tokens = itertools.count(1)
+
+
+def _shared_relay() -> _Relay:
+    """The relay, made on first use (on the Qt thread)."""
+    global _relay
+    if _relay is None:
+        _relay = _Relay()
+    return _relay
 
 
 class ModelDownload(QObject):
@@ -78,14 +93,34 @@ class ModelDownload(QObject):
         self.model_size = size
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
-        self._relay = _Relay()
+        self._token = next(_tokens)
         self._started_at = 0.0
         self._first_done: int | None = None
-        queued = Qt.ConnectionType.QueuedConnection
-        self._relay.progressed.connect(self.progressed, queued)
-        self._relay.succeeded.connect(self.succeeded, queued)
-        self._relay.failed.connect(self.failed, queued)
-        self._relay.cancelled.connect(self.cancelled, queued)
+        relay, queued = _shared_relay(), Qt.ConnectionType.QueuedConnection
+        relay.progressed.connect(self._on_progressed, queued)
+        relay.succeeded.connect(self._on_succeeded, queued)
+        relay.failed.connect(self._on_failed, queued)
+        relay.cancelled.connect(self._on_cancelled, queued)
+
+    @Slot(int, object, object)
+    def _on_progressed(self, token: int, done: int, total: int) -> None:
+        if token == self._token:
+            self.progressed.emit(done, total)
+
+    @Slot(int, object)
+    def _on_succeeded(self, token: int, path: Path) -> None:
+        if token == self._token:
+            self.succeeded.emit(path)
+
+    @Slot(int, str)
+    def _on_failed(self, token: int, message: str) -> None:
+        if token == self._token:
+            self.failed.emit(message)
+
+    @Slot(int)
+    def _on_cancelled(self, token: int) -> None:
+        if token == self._token:
+            self.cancelled.emit()
 
     @property
     def running(self) -> bool:
@@ -102,26 +137,27 @@ class ModelDownload(QObject):
         if self._thread is not None:
             return
         self._started_at = time.monotonic()
-        relay, store, size, cancel = self._relay, self.store, self.model_size, self._cancel
+        relay, token = _shared_relay(), self._token  # never a QObject the thread would own
+        store, size, cancel = self.store, self.model_size, self._cancel
         last = [-1, 0.0]  # per-mille and time of the last emit: at most ~20 signals a second
 
         def progress(done: int, total: int) -> None:
             step, now = (_STEPS * done // total if total else _STEPS), time.monotonic()
             if done >= total or (step > last[0] and now - last[1] >= 0.05):
                 last[0], last[1] = step, now
-                relay.progressed.emit(done, total)
+                relay.progressed.emit(token, done, total)
 
         def work() -> None:
             try:
                 path = store.download(size, progress, cancel)
             except DownloadCancelled:
-                relay.cancelled.emit()
+                relay.cancelled.emit(token)
             except HarkError as exc:
-                relay.failed.emit(str(exc))
+                relay.failed.emit(token, str(exc))
             except Exception as exc:  # a bug: still report it on the Qt thread
-                relay.failed.emit(f"Download failed: {exc!r}")
+                relay.failed.emit(token, f"Download failed: {exc!r}")
             else:
-                relay.succeeded.emit(path)
+                relay.succeeded.emit(token, path)
 
         self._thread = threading.Thread(target=work, name=f"hark-download-{size}", daemon=True)
         self._thread.start()
