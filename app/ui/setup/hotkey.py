@@ -66,7 +66,7 @@ class HotkeyPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(note_label(texts.HOTKEY_INTRO, muted=False))
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Hotkey:", _stacked(self.edit, self.warning))
         form.addRow("Activation:", self.mode)
@@ -94,10 +94,12 @@ class HotkeyPage(QWidget):
     @Slot(str)
     def _on_hotkey(self, hotkey: str) -> None:
         show_message(self.warning, clash(hotkey), WARN_COLOR)
+        self.form.invalidate()  # QFormLayout keeps a stale row height otherwise
 
     @Slot(str)
     def _on_refused(self, why: str) -> None:
         show_message(self.warning, why, ERROR_COLOR)
+        self.form.invalidate()
 
     @Slot()
     def _update_help(self) -> None:
