@@ -13,14 +13,11 @@ import keyring.backend
 import keyring.errors
 
 from app.core.errors import MissingKeyError, SecretStoreError
+from app.core.options import KEY_ENV_VARS
 
 SERVICE = "hark"
 
-ENV_VARS = {
-    "baseten": "BASETEN_API_KEY",
-    "together": "TOGETHER_API_KEY",
-    "fireworks": "FIREWORKS_API_KEY",
-}
+ENV_VARS = KEY_ENV_VARS
 
 _UNUSABLE = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
 

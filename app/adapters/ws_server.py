@@ -37,12 +37,12 @@ from websockets.http11 import Request, Response
 from app.adapters.ws_transport import WebSocketConnection
 from app.core.errors import HarkError
 from app.core.local_protocol import BasetenServerProtocol
+from app.core.serving import IDLE_TIMEOUT_S, TOKEN_ENV
 from app.core.urls import is_loopback_host
 
 log = logging.getLogger(__name__)
 
 BASETEN_PATH = "/environments/production/websocket"
-TOKEN_ENV = "HARK_SERVE_TOKEN"
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_POLICY_VIOLATION = 1008
 
@@ -56,10 +56,6 @@ class SessionEngine(Protocol):
 
     def serve(self, conn: ServerWebSocket) -> Awaitable[None]:
         """Run one session on ``conn`` until it ends."""
-
-
-IDLE_TIMEOUT_S = 30.0
-"""A client silent this long (no audio, no message) is closed and its session slot freed."""
 
 
 class ServerWebSocket(WebSocketConnection):

@@ -11,13 +11,15 @@ import argparse
 import getpass
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.adapters.secrets import ENV_VARS, KeyringSecretStore
 from app.core.errors import HarkError
-from app.core.options import PROVIDER_TITLES
+from app.core.options import KEY_ENV_VARS, PROVIDER_TITLES
 
-PROVIDERS = tuple(ENV_VARS)
+if TYPE_CHECKING:  # keyring is imported when the command runs, not for `hark --help`
+    from app.adapters.secrets import KeyringSecretStore
+
+PROVIDERS = tuple(KEY_ENV_VARS)
 
 
 def register(sub: Any) -> None:
@@ -47,12 +49,14 @@ def _read_key(title: str) -> str:
 
 def run(args: argparse.Namespace, store: KeyringSecretStore | None = None) -> int:
     """Carry out ``hark keys ...``; return the exit status."""
+    from app.adapters.secrets import KeyringSecretStore
+
     store = store or KeyringSecretStore()
     if args.action == "status":
         usable = "" if store.usable() else " (not usable: keys cannot be stored)"
         print(f"keyring backend: {store.backend}{usable}")
         for provider in (args.provider,) if args.provider else PROVIDERS:
-            var = ENV_VARS[provider]
+            var = KEY_ENV_VARS[provider]
             if store.get(provider):
                 where = "set in the keyring"
             elif os.environ.get(var, "").strip():

@@ -7,7 +7,6 @@ Every failure the user can fix, usage mistakes included, ends as one line on std
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -66,6 +65,9 @@ class _OneLineFormatter(logging.Formatter):
 SECRETS = SecretFilter()
 """Masks every key the command handles, and any Authorization header, in what it logs."""
 
+# Every command module keeps what it runs on (numpy, keyring, websockets, the engine)
+# out of its top-level imports, so that `hark --help` and a usage error stay quick.
+
 
 def _setup_logging(verbosity: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
@@ -105,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "transcribe":
+        import asyncio
+
         return asyncio.run(transcribe.run(args, SECRETS))
     if args.command in ("toggle", "ptt"):
         return remote.run(args)

@@ -10,9 +10,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from app.adapters.models import MODEL_REPOS, ModelStore
+from app.core.options import MODEL_SIZES
+
+if TYPE_CHECKING:  # the store (and asyncio) is imported when the command runs
+    from app.adapters.models import ModelStore
 
 _MB = 1_000_000
 
@@ -28,7 +31,7 @@ def register(sub: Any) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="list the downloaded models with their sizes")
     p = actions.add_parser("download", help="download a model (resumes an interrupted one)")
-    p.add_argument("size", choices=list(MODEL_REPOS), metavar="SIZE", help=", ".join(MODEL_REPOS))
+    p.add_argument("size", choices=MODEL_SIZES, metavar="SIZE", help=", ".join(MODEL_SIZES))
     p = actions.add_parser("remove", help="delete a downloaded model")
     p.add_argument("name", metavar="NAME", help="a name that `hark models list` shows")
 
@@ -78,6 +81,8 @@ class ProgressBar:
 
 def run(args: argparse.Namespace, store: ModelStore | None = None) -> int:
     """Carry out ``hark models ...``; return the exit status."""
+    from app.adapters.models import ModelStore
+
     store = store or ModelStore()
     if args.action == "list":
         found = store.installed()

@@ -9,25 +9,25 @@ line, where other users could read it in the process list.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
 import signal
-import ssl
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.adapters.models import ModelStore
-from app.adapters.ws_server import IDLE_TIMEOUT_S, TOKEN_ENV, serve
 from app.argparsing import number
-from app.cli import models as models_cli
 from app.core.errors import HarkError
 from app.core.options import MODEL_SIZES, LocalOptions
+from app.core.serving import IDLE_TIMEOUT_S, TOKEN_ENV
 from app.core.urls import is_loopback_host
 
+# The server, the engine and the model store are imported when the command runs, not
+# when `hark --help` builds the parser (they pull in numpy, websockets, the engine).
 if TYPE_CHECKING:
+    import ssl
+
     from app.engine.local_server import LocalEngine
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,8 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
         return None
     if args.tls_cert is None:
         raise HarkError("--tls-key needs --tls-cert.")
+    import ssl
+
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         context.load_cert_chain(args.tls_cert, args.tls_key)
@@ -126,6 +128,9 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
 
 
 def _model_path(name: str) -> Path:
+    from app.adapters.models import ModelStore
+    from app.cli import models as models_cli
+
     store = ModelStore()
     path = store.resolve(name)
     return path if path is not None else models_cli.download(store, name)
@@ -148,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
             "proxy in front"
         )
     model = _model_path(args.model)
+    import asyncio
+
     return asyncio.run(_serve(args, model, token, tls))
 
 
@@ -195,6 +202,10 @@ def build_engine(
 async def _serve(
     args: argparse.Namespace, model: Path, token: str | None, tls: ssl.SSLContext | None
 ) -> int:
+    import asyncio
+
+    from app.adapters.ws_server import serve
+
     engine = build_engine(
         model,
         device=args.device,

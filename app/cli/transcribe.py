@@ -12,14 +12,8 @@ import dataclasses
 import json
 import logging
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.adapters.audiofile import AudioFileSource
-from app.adapters.logfile import SecretFilter
-from app.adapters.secrets import KeyringSecretStore, resolve_key
-from app.adapters.state import FileSchemaMemory
-from app.adapters.whisper import whisper_factories
-from app.adapters.ws_transport import open_connection
 from app.argparsing import number
 from app.cli.option_flags import add_option_flags, flag_name, options_from_args
 from app.core.errors import MissingKeyError, ProviderFailure, SettingError
@@ -41,11 +35,12 @@ from app.core.options import (
     LocalOptions,
     key_optional,
 )
-from app.core.providers.base import build_protocol
-from app.engine.local_connector import LocalConnector
-from app.engine.local_server import LocalEngine
-from app.engine.pacing import RealtimeSource
-from app.engine.session import StreamingSession
+
+# What streams (numpy, libsndfile, keyring, websockets, the engine) is imported when the
+# command runs, not when `hark --help` builds the parser.
+if TYPE_CHECKING:
+    from app.adapters.logfile import SecretFilter
+    from app.engine.local_server import LocalEngine
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +128,16 @@ async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> 
         args: The parsed command line.
         secrets: Learns the API key, so that no log line can show it.
     """
+    from app.adapters.audiofile import AudioFileSource
+    from app.adapters.logfile import SecretFilter
+    from app.adapters.secrets import KeyringSecretStore, resolve_key
+    from app.adapters.state import FileSchemaMemory
+    from app.adapters.ws_transport import open_connection
+    from app.core.providers.base import build_protocol
+    from app.engine.local_connector import LocalConnector
+    from app.engine.pacing import RealtimeSource
+    from app.engine.session import StreamingSession
+
     secrets = secrets or SecretFilter()
     options = options_from_args(args.provider, args)
     if (
@@ -203,4 +208,7 @@ async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> 
 
 def _local_engine(options: LocalOptions) -> LocalEngine:
     """The local engine for ``options``' model (one session: a file)."""
+    from app.adapters.whisper import whisper_factories
+    from app.engine.local_server import LocalEngine
+
     return LocalEngine(*whisper_factories(options), max_sessions=1)

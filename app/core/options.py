@@ -265,6 +265,13 @@ PROVIDER_TITLES = {
 KEYED_PROVIDERS = ("baseten", "together", "fireworks")
 """Providers that need an API key (the local engine needs none)."""
 
+KEY_ENV_VARS = {
+    "baseten": "BASETEN_API_KEY",
+    "together": "TOGETHER_API_KEY",
+    "fireworks": "FIREWORKS_API_KEY",
+}
+"""Each keyed provider's usual environment variable, used when the keyring has no key."""
+
 
 def key_optional(options: ProviderOptions) -> bool:
     """Whether a missing API key may be sent as none instead of stopping the session.

@@ -9,6 +9,7 @@ Parsing is tested in-process (``app.cli.main.main``); what goes through the entr
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import wave
 from pathlib import Path
@@ -193,3 +194,25 @@ async def test_a_reader_that_goes_away_is_no_error(tmp_path: Path) -> None:
         code = await proc.wait()
     assert b"Traceback" not in err, err.decode()
     assert code == 0, err.decode()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["transcribe", "--help"], ["transcribe", "--provider", "nope", "a.wav"],
+     ["serve", "--help"], ["keys", "--help"], ["models", "--help"], ["--version"]],
+)  # fmt: skip
+def test_help_and_usage_errors_import_nothing_heavy(tmp_path: Path, argv: list[str]) -> None:
+    """Building the parser must not load what the commands stream with."""
+    probe = (
+        f"import sys; sys.argv = ['hark', *{argv!r}]\n"
+        "from app.__main__ import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('numpy', 'asyncio', 'keyring', 'websockets', 'soundfile',"
+        " 'app.engine', 'faster_whisper') if m in sys.modules]\n"
+        "print('heavy:', heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=hark_env(tmp_path), cwd=ROOT, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.stderr.splitlines()[-1] == "heavy: []", done.stderr
