@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RECONNECTS = 3
+"""A dropped connection costs no words: the whole file is at hand to send again."""
+
 LOCAL_FLUSH_TIMEOUT_S = 60.0
 """The local engine transcribes the last utterance after the flush: a slow CPU needs time."""
 
@@ -109,6 +112,14 @@ def register(sub: Any, provider: str | None = None) -> None:
         metavar="S",
         help="seconds to wait for the provider after the end of the audio (default "
         f"{default_flush.get(known, '5')}; the local engine transcribes then)",
+    )
+    p.add_argument(
+        "--reconnects",
+        type=number(int, minimum=0, maximum=10),
+        default=RECONNECTS,
+        metavar="N",
+        help="times a lost connection is replaced by a new one, sent the audio again from "
+        f"its start (0..10, default {RECONNECTS})",
     )
     add_option_flags(p, provider=known)
 
@@ -182,6 +193,13 @@ async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> 
     if flush_timeout is None:
         flush_timeout = LOCAL_FLUSH_TIMEOUT_S if isinstance(options, LocalOptions) else 5.0
     connector = LocalConnector(_local_engine, fallback=open_connection)
+
+    def on_reconnect(attempt: int, reason: str) -> None:
+        # The session logs the reconnect; a jsonl reader learns that what follows
+        # transcribes the file from 0 s again (the final transcript has it once).
+        if args.output_format == "jsonl":
+            print(json.dumps({"type": "reconnect", "attempt": attempt, "text": reason}), flush=True)
+
     session = StreamingSession(
         options,
         key,
@@ -190,6 +208,9 @@ async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> 
         connect_timeout=args.connect_timeout,
         flush_timeout=flush_timeout,
         on_event=on_event,
+        reconnect_attempts=args.reconnects,
+        on_reconnect=on_reconnect,
+        max_replay_s=source.duration + 1.0,  # all of it, whatever the length
     )
     try:
         result = await session.run(source if args.fast else RealtimeSource(source))

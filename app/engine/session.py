@@ -264,7 +264,7 @@ class StreamingSession:
                 delay = next(delays)
                 log.warning(
                     "%s; reconnecting in %.1f s (attempt %d of %d) to send the audio again",
-                    lost.failure,
+                    str(lost.failure).rstrip("."),
                     delay,
                     reconnects,
                     self.reconnect_attempts,

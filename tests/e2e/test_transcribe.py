@@ -289,10 +289,36 @@ async def test_provider_error_mid_stream(
     assert done.err.startswith("hark: error: ")
 
 
-async def test_dropped_connection_is_reported(wav48k_stereo: Path, tmp_path: Path) -> None:
+# Not Baseten here: a drop before its first server message reads as a metadata
+# rejection (its close code is unverified), and the emulator drops that early.
+@pytest.mark.parametrize("provider", ["together", "fireworks"])
+async def test_a_dropped_connection_costs_no_words(
+    provider: str, wav48k_stereo: Path, tmp_path: Path
+) -> None:
+    kwargs: dict[str, Any] = {"faults": Faults(drop_after_s=0.5)}
+    extra = ["--fast", "--format", "jsonl"]
+    async with _emulator(provider, **kwargs) as emu:
+        done = await run_hark(
+            *_args(provider, emu.url, wav48k_stereo, *extra),
+            env=hark_env(tmp_path, **{ENV_VARS[provider]: KEY}),
+        )
+    assert done.code == 0, done.err
+    [warning] = done.err.splitlines()
+    assert warning.startswith("hark: warning: ")
+    assert "closed the connection before the transcript was complete" in warning
+    assert warning.endswith("reconnecting in 0.2 s (attempt 1 of 3) to send the audio again")
+    lines = [json.loads(line) for line in done.out.splitlines()]
+    [reconnect] = [i for i, e in enumerate(lines) if e["type"] == "reconnect"]
+    after = [e["text"] for e in lines[reconnect:] if e["type"] == "final"]
+    assert " ".join(t.strip() for t in after) == EXPECTED  # complete, and once
+
+
+async def test_a_dropped_connection_without_reconnects_is_reported(
+    wav48k_stereo: Path, tmp_path: Path
+) -> None:
     async with _emulator("fireworks", faults=Faults(drop_after_s=0.5)) as emu:
         done = await run_hark(
-            *_args("fireworks", emu.url, wav48k_stereo, "--fast"),
+            *_args("fireworks", emu.url, wav48k_stereo, "--fast", "--reconnects", "0"),
             env=hark_env(tmp_path, FIREWORKS_API_KEY=KEY),
         )
     assert done.code == 1
