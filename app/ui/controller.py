@@ -34,7 +34,13 @@ from app.adapters.whisper import whisper_factories
 from app.adapters.ws_transport import open_connection
 from app.core.errors import HarkError, MissingKeyError
 from app.core.events import Event, Final, Partial
-from app.core.options import KEYED_PROVIDERS, MODEL_SIZES, PROVIDER_TITLES, LocalOptions
+from app.core.options import (
+    KEYED_PROVIDERS,
+    MODEL_SIZES,
+    PROVIDER_TITLES,
+    LocalOptions,
+    key_optional,
+)
 from app.core.settings import Settings
 from app.engine.captions import LiveCaptions, LiveSource
 from app.engine.dictation import Dictation, DictationResult
@@ -344,7 +350,15 @@ class AppController(QObject):
         log.warning("reconnecting (attempt %d): %s", attempt, reason)
 
     async def _api_key(self) -> str:
-        provider = self.settings.provider
+        return await self._key_for(self.settings)
+
+    async def _key_for(self, settings: Settings) -> str:
+        """The stored or environment key for ``settings``' provider ("" where none is needed).
+
+        Raises:
+            MissingKeyError: a cloud provider without a key; the message says where to add it.
+        """
+        provider = settings.provider
         if provider not in KEYED_PROVIDERS:
             return ""  # the local engine needs no key
         title = PROVIDER_TITLES[provider]
@@ -352,6 +366,8 @@ class AppController(QObject):
         try:  # the keyring may talk D-Bus: keep it off the Qt thread
             key, _ = await loop.run_in_executor(None, resolve_key, self.secrets, provider, title)
         except MissingKeyError:
+            if key_optional(settings.provider_options()):
+                return ""  # e.g. `hark serve` on this machine, which takes any client
             raise MissingKeyError(
                 f"No {title} API key: open Settings to add one "
                 f"(or set the {ENV_VARS[provider]} environment variable)."
@@ -523,13 +539,7 @@ class AppController(QObject):
         self, settings: Settings, typed_key: str, window: SettingsDialog | SetupWindow | None
     ) -> None:
         try:
-            key = typed_key
-            if not key and settings.provider in KEYED_PROVIDERS:
-                provider = settings.provider
-                loop = asyncio.get_running_loop()
-                key, _ = await loop.run_in_executor(
-                    None, resolve_key, self.secrets, provider, PROVIDER_TITLES[provider]
-                )
+            key = typed_key or await self._key_for(settings)
             if self.secret_filter is not None and key:
                 self.secret_filter.add(key)
             message = await check_connection(

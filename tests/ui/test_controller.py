@@ -26,11 +26,14 @@ from app.adapters.history import SqliteHistory
 from app.adapters.keyboard import UnavailableKeyboard
 from app.adapters.secrets import KeyringSecretStore
 from app.adapters.settings_store import SettingsStore, UiStateStore
+from app.adapters.whisper import SileroVad, WhisperTranscriber
+from app.adapters.ws_server import BASETEN_PATH, serve
 from app.adapters.ws_transport import open_connection
 from app.core.errors import HarkError
-from app.core.options import FireworksOptions
+from app.core.options import BasetenOptions, FireworksOptions
 from app.core.settings import OverlaySettings, Settings
 from app.engine.insertion import Inserter
+from app.engine.local_server import LocalEngine
 from app.engine.pacing import RealtimeSource
 from app.ui.clipboard import QtClipboard
 from app.ui.controller import AppController
@@ -313,3 +316,33 @@ def test_ipc_commands(qtbot: QtBot, tmp_path: Path) -> None:
     assert c.handle_command("dance") == "error: unknown command 'dance'"
     with qtbot.waitSignal(c.quit_requested):
         assert c.handle_command("quit") == "ok"
+
+
+def test_a_local_serve_needs_no_key_in_the_app_either(
+    qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop, tiny_model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """`hark serve` on loopback takes any client; Test connection must not ask for a key."""
+    monkeypatch.delenv("BASETEN_API_KEY", raising=False)
+    engine = LocalEngine(
+        lambda: WhisperTranscriber(str(tiny_model), device="cpu", cpu_threads=1), SileroVad
+    )
+
+    async def scenario() -> str:
+        server = await serve(engine, token=None, max_sessions=1)
+        try:
+            url = f"ws://127.0.0.1:{server.port}{BASETEN_PATH}"
+            settings = Settings(provider="baseten", baseten=BasetenOptions(endpoint=url))
+            c = make_controller(qtbot, tmp_path, settings)
+            c.open_settings()
+            dialog = c.dialog
+            assert dialog is not None
+            qtbot.addWidget(dialog)
+            dialog.test_button.click()  # no key typed, none stored
+            await until(lambda: dialog.test_button.isEnabled())
+            return dialog.test_result.text()
+        finally:
+            await server.aclose()
+            await engine.aclose()
+
+    assert run(loop, scenario()).startswith("Connected to Baseten")
