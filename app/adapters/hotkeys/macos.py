@@ -7,8 +7,8 @@ be called on the main thread (with qasync the asyncio loop runs there); the hand
 hands each event to the loop with ``call_soon_threadsafe`` like the other backends.
 
 Secure Event Input (a focused password field, Terminal's "Secure Keyboard Entry")
-blocks event taps; Carbon hotkeys are reported to keep working under it (peers.md:
-cjpais/Handy#1578 switches to Carbon for that reason). :func:`secure_input_enabled`
+blocks event taps; Carbon hotkeys are reported to keep working under it
+(cjpais/Handy#1578 switches to Carbon for that reason). :func:`secure_input_enabled`
 tells the UI whether it is on, to explain a hotkey that seems dead; ``start`` logs
 it. Letters and punctuation are looked up on the current keyboard layout
 (``UCKeyTranslate``), with the US positions as a fallback.
