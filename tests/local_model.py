@@ -1,4 +1,4 @@
-"""Tiny Whisper models for the local engine's tests, built offline (local-model-testing.md).
+"""Tiny Whisper models for the local engine's tests, built offline.
 
 Nothing is downloaded: the weights come from numpy, the model is saved in CTranslate2
 format with ``ctranslate2.specs``, and ``tokenizer.json`` is built with ``tokenizers``.

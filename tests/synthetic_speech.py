@@ -3,7 +3,8 @@
 A glottal pulse train with a wandering pitch (100-150 Hz) goes through three formant
 resonators that change every 250 ms (four vowels), under a 2 Hz syllable envelope.
 Silero gives it a speech probability around 0.9; pure tones and noise get about 0,
-which is why tests cannot use them (local-model-testing.md, "Audio and VAD").
+which is why tests cannot use them: the VAD drops all of such audio and the model is
+never called.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The "other application" for typing, paste and click-through tests (platform.md App. A).
+"""The "other application" for typing, paste and click-through tests (docs/platform.md §7).
 
 Usage: ``python type_target.py OUT_FILE [TITLE]``
 

@@ -1,4 +1,4 @@
-"""The local engine's server side of Baseten's v1 protocol, frame by frame (protocols.md §1)."""
+"""The local engine's server side of Baseten's protocol, frame by frame (docs/protocols.md §4)."""
 
 from __future__ import annotations
 
