@@ -11,7 +11,6 @@ temporary directory).
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -104,19 +103,6 @@ class ToneMicrophone:
             if self.stopped:
                 return
             yield block
-
-
-@pytest.fixture(autouse=True)
-def collect_on_the_qt_thread() -> Iterator[None]:
-    """Free each test's controllers and windows here, on the Qt thread.
-
-    Left to Python's cyclic collector they die whenever it happens to run, often on a
-    helper thread of a later test (an emulator, a download, a pipe reader): Qt objects
-    destroyed there leave their timers registered on this thread, and the next timer
-    event for one of them crashes the process.
-    """
-    yield
-    gc.collect()
 
 
 @pytest.fixture
