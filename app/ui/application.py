@@ -75,6 +75,10 @@ def run(argv: Sequence[str]) -> int:
     app.setDesktopFileName("hark")
     app.setQuitOnLastWindowClosed(False)
 
+    from app.ui.garbage import QtThreadCollector
+
+    QtThreadCollector(parent=app)  # Qt objects are only ever freed on this thread
+
     import qasync
 
     from app.ui.controller import build_controller
