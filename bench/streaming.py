@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.streaming [--runs 20]
 
-Prints numbers; asserts nothing (budgets are in DEVELOPERS.md; results go in the
-issue notes). The provider is the Baseten emulator from tests/emulators, which
+Prints numbers; asserts nothing (the budgets are in the README's Benchmarks section;
+results go in the issue notes). The provider is the Baseten emulator from tests/emulators, which
 answers instantly, so every millisecond measured here is Hark's own.
 """
 
