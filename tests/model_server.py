@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import socket
 import threading
@@ -54,6 +55,17 @@ class ModelHub:
             for s in self.seen
             if s.method == "GET" and s.path.endswith(f"/{name}") and s.range and s.status != 302
         ]
+
+
+def fake_model_files(folder: Path, model_bytes: int = 1_500_000) -> Path:
+    """Write the files a model download fetches, with random weights: enough for the
+    downloader and the model list, not for transcribing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.bin").write_bytes(os.urandom(model_bytes))
+    (folder / "tokenizer.json").write_text("{}")
+    (folder / "vocabulary.json").write_text("[]")
+    return folder
 
 
 def add_repo(hub: ModelHub, repo: str, folder: Path) -> None:

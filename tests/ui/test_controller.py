@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import wave
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,31 +18,22 @@ import numpy.typing as npt
 import pytest
 import qasync
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.adapters.audiofile import AudioFileSource
-from app.adapters.history import SqliteHistory
-from app.adapters.keyboard import UnavailableKeyboard
-from app.adapters.secrets import KeyringSecretStore
-from app.adapters.settings_store import SettingsStore, UiStateStore
+from app.adapters.settings_store import SettingsStore
 from app.adapters.whisper import SileroVad, WhisperTranscriber
 from app.adapters.ws_server import BASETEN_PATH, serve
-from app.adapters.ws_transport import open_connection
 from app.core.errors import HarkError
 from app.core.options import BasetenOptions, FireworksOptions
 from app.core.settings import OverlaySettings, Settings
-from app.engine.insertion import Inserter
 from app.engine.local_server import LocalEngine
 from app.engine.pacing import RealtimeSource
-from app.ui.clipboard import QtClipboard
 from app.ui.controller import AppController
-from app.ui.overlay import CaptionOverlay
-from app.ui.single_instance import InstanceServer
-from app.ui.tray import Tray
 from tests.emulators import FireworksEmulator, Script, Utterance
-from tests.helpers import TIMEOUT_FACTOR
 from tests.memory_keyring import MemoryKeyring
+from tests.ui import rig
+from tests.ui.rig import run, until
 
 T = TypeVar("T")
 KEY = "fw-controller-key"
@@ -85,27 +76,6 @@ def _tone_wav(path: Path, seconds: float) -> Path:
     return path
 
 
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    """A qasync loop on the test's QApplication, as the app runs."""
-    event_loop = qasync.QEventLoop(qapp, already_running=False)
-    yield event_loop
-    event_loop.close()
-
-
-def run(loop: qasync.QEventLoop, coro: Awaitable[T]) -> T:
-    return loop.run_until_complete(asyncio.wait_for(coro, 30 * TIMEOUT_FACTOR))
-
-
-async def until(check: Callable[[], bool], limit: float = 10) -> None:
-    """Let the loop turn until ``check()`` holds."""
-    deadline = asyncio.get_running_loop().time() + limit * TIMEOUT_FACTOR
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 def make_controller(
     qtbot: QtBot,
     tmp_path: Path,
@@ -115,31 +85,12 @@ def make_controller(
     wav: Path | None = None,
     **kwargs: Any,
 ) -> AppController:
-    overlay = CaptionOverlay(OverlaySettings(fade_after_s=0), UiStateStore(tmp_path / "ui.json"))
-    qtbot.addWidget(overlay)
+    """The controller, its microphone a WAV file played in real time."""
     wav = wav or _tone_wav(tmp_path / "tone.wav", 1.5)
-    clipboard = QtClipboard()
-    controller = AppController(
-        settings_store=SettingsStore(tmp_path / "settings.json"),
-        ui_state=UiStateStore(tmp_path / "ui.json"),
-        secrets=KeyringSecretStore(keyring or MemoryKeyring()),
-        secret_filter=None,
-        server=InstanceServer(str(tmp_path / "ipc.sock")),
-        tray=Tray(settings.provider, tray_available=True),
-        overlay=overlay,
-        connector=open_connection,
-        schema_memory=None,
-        devices=lambda: ["Virtual Mic"],
-        source_factory=lambda device: WavMicrophone(wav),
-        clipboard=clipboard,
-        settings=settings,
-        history=SqliteHistory(tmp_path / "history.sqlite3"),
-        inserter=Inserter(UnavailableKeyboard("no desktop in this test"), clipboard),
-        hotkey_backend=None,
-        **kwargs,
-    )
-    controller.ptt.configure(settings, rebuild=True)
-    return controller
+    return rig.make_controller(
+        qtbot, tmp_path, settings, keyring=keyring, devices=["Virtual Mic"],
+        source_factory=lambda device: WavMicrophone(wav), **kwargs,
+    )  # fmt: skip
 
 
 def test_live_captions_show_partials_then_finals(

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from PySide6.QtWidgets import QDialog
 from pytestqt.qtbot import QtBot
 
-from app.adapters.models import MODEL_REPOS, ModelStore
+from app.adapters.models import ModelStore
 from app.ui.model_dialog import ModelDownloadDialog, ModelsWidget
-from tests.model_server import ModelHub, add_repo, closed_port, serve_hub
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[ModelHub]:
-    folder = tmp_path / "source"
-    folder.mkdir()
-    (folder / "config.json").write_text("{}")
-    (folder / "model.bin").write_bytes(os.urandom(1_500_000))
-    (folder / "tokenizer.json").write_text("{}")
-    (folder / "vocabulary.json").write_text("[]")
-    hub = ModelHub(files={}, chunk=16 * 1024)
-    add_repo(hub, MODEL_REPOS["tiny"], folder)
-    with serve_hub(hub):
-        yield hub
+from tests.model_server import ModelHub, closed_port
 
 
 def test_progress_reaches_100_percent(qtbot: QtBot, tmp_path: Path, hub: ModelHub) -> None:

@@ -10,10 +10,9 @@ temporary directory).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,29 +33,23 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from app.adapters.history import SqliteHistory
-from app.adapters.keyboard import UnavailableKeyboard
-from app.adapters.models import MODEL_REPOS, ModelStore
+from app.adapters.models import ModelStore
 from app.adapters.secrets import KeyringSecretStore
-from app.adapters.settings_store import SettingsStore, UiStateStore
-from app.adapters.ws_transport import open_connection
+from app.adapters.settings_store import SettingsStore
 from app.core.errors import HarkError
 from app.core.options import FireworksOptions, LocalOptions
-from app.core.settings import OverlaySettings, Settings
-from app.engine.insertion import Inserter
+from app.core.settings import Settings
 from app.engine.pacing import RealtimeSource
-from app.ui.clipboard import QtClipboard
 from app.ui.controller import AppController
-from app.ui.overlay import CaptionOverlay
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.setup import SetupWindow, texts
 from app.ui.setup.window import HOTKEY, MICROPHONE, TRANSCRIPTION, TRY
-from app.ui.single_instance import InstanceServer
-from app.ui.tray import Tray
 from tests.emulators import FireworksEmulator, Script, Utterance
 from tests.helpers import TIMEOUT_FACTOR
 from tests.memory_keyring import MemoryKeyring
-from tests.model_server import ModelHub, add_repo, closed_port, serve_hub
+from tests.model_server import ModelHub, closed_port
+from tests.ui import rig
+from tests.ui.rig import run, until
 
 T = TypeVar("T")
 KEY = "fw-setup-key"
@@ -106,31 +99,6 @@ class ToneMicrophone:
 
 
 @pytest.fixture
-def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    """A qasync loop on the test's QApplication, as the app runs (closing the last
-    window does not quit it)."""
-    quits = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)
-    event_loop = qasync.QEventLoop(qapp, already_running=False)
-    yield event_loop
-    event_loop.close()
-    qapp.setQuitOnLastWindowClosed(quits)
-
-
-def run(loop: qasync.QEventLoop, coro: Awaitable[T]) -> T:
-    return loop.run_until_complete(asyncio.wait_for(coro, 30 * TIMEOUT_FACTOR))
-
-
-async def until(check: Callable[[], bool], limit: float = 10) -> None:
-    """Let the loop turn until ``check()`` holds."""
-    deadline = asyncio.get_running_loop().time() + limit * TIMEOUT_FACTOR
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
-@pytest.fixture
 def shots(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("HARK_SCREENSHOT_DIR") or tmp_path / "shots")
     folder.mkdir(parents=True, exist_ok=True)
@@ -159,31 +127,13 @@ def make_controller(
     first_run: bool = False,
     tray_available: bool = True,
 ) -> AppController:
-    overlay = CaptionOverlay(OverlaySettings(fade_after_s=0), UiStateStore(tmp_path / "ui.json"))
-    qtbot.addWidget(overlay)
-    clipboard = QtClipboard()
-    controller = AppController(
-        settings_store=SettingsStore(tmp_path / "settings.json"),
-        ui_state=UiStateStore(tmp_path / "ui.json"),
-        secrets=KeyringSecretStore(keyring or MemoryKeyring()),
-        secret_filter=None,
-        server=InstanceServer(str(tmp_path / "ipc.sock")),
-        tray=Tray(settings.provider, tray_available=tray_available),
-        overlay=overlay,
-        connector=open_connection,
-        schema_memory=None,
-        devices=lambda: ["Tone Mic"],
-        source_factory=lambda device: ToneMicrophone(),
-        clipboard=clipboard,
-        settings=settings,
-        history=SqliteHistory(tmp_path / "history.sqlite3"),
-        inserter=Inserter(UnavailableKeyboard("no desktop in this test"), clipboard),
-        hotkey_backend=None,
+    """The controller, its microphone a tone; models from a server that is not there."""
+    return rig.make_controller(
+        qtbot, tmp_path, settings, keyring=keyring, devices=["Tone Mic"],
+        source_factory=lambda device: ToneMicrophone(), tray_available=tray_available,
         models=models or ModelStore(tmp_path / "models", base_url=offline_url()),
         first_run=first_run,
-    )
-    controller.ptt.configure(settings, rebuild=True)
-    return controller
+    )  # fmt: skip
 
 
 def offline_url() -> str:
@@ -211,20 +161,6 @@ def standalone(qtbot: QtBot, store: ModelStore, settings: Settings | None = None
     window.show()
     qtbot.waitExposed(window)
     return window
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[ModelHub]:
-    folder = tmp_path / "source"
-    folder.mkdir()
-    (folder / "config.json").write_text("{}")
-    (folder / "model.bin").write_bytes(os.urandom(1_500_000))
-    (folder / "tokenizer.json").write_text("{}")
-    (folder / "vocabulary.json").write_text("[]")
-    served = ModelHub(files={}, chunk=16 * 1024)
-    add_repo(served, MODEL_REPOS["tiny"], folder)
-    with serve_hub(served):
-        yield served
 
 
 def visible_windows() -> list[QWidget]:
