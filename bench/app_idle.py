@@ -36,6 +36,13 @@ def _rss_mb(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--idle-s", type=float, default=20.0)
+    parser.add_argument(
+        "--settle-s",
+        type=float,
+        default=6.0,
+        help="wait this long after the tray shows before measuring (start-up work: with the "
+        "local provider and no model, a download attempt and its messages)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -60,7 +67,7 @@ def main() -> None:
                 break
         to_tray = time.perf_counter() - start
         try:
-            time.sleep(2.0)  # let start-up work settle before measuring idle
+            time.sleep(args.settle_s)  # let start-up work settle before measuring idle
             cpu0, t0 = _cpu_seconds(proc.pid), time.perf_counter()
             time.sleep(args.idle_s)
             cpu1, t1 = _cpu_seconds(proc.pid), time.perf_counter()

@@ -283,7 +283,9 @@ class ModelDownloadDialog(QDialog):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self.error = message
-        self.bar.setRange(0, _STEPS)
+        # Nothing is in progress any more, and a visible progress bar keeps the style
+        # animating it: 3 % of a core for as long as the dialog stayed open.
+        self.bar.hide()
         self.status.setText("The download stopped.")
         show_message(self.message, message, ERROR_COLOR)
         self.button.setText("Close")

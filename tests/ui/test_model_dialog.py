@@ -56,6 +56,7 @@ def test_failure_stays_open_with_the_reason(qtbot: QtBot, tmp_path: Path) -> Non
     assert "cloud provider" in signal.args[0]
     assert dialog.isVisible()
     assert dialog.message.text() == signal.args[0]
+    assert not dialog.bar.isVisible()  # a shown bar is animated: CPU for nothing
     assert dialog.button.text() == "Close"
     dialog.button.click()
     assert not dialog.isVisible()
