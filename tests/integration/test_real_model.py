@@ -189,26 +189,36 @@ def test_streamed_finals_are_as_good_as_batch_transcription(
 
 async def test_a_long_utterance_is_committed_while_spoken(real_model: Path, tmp_path: Path) -> None:
     samples = _samples(_speak(tmp_path / "passage.wav", PASSAGE))
-    engine, transcriber = _engine(real_model)
-    await engine.prepare(load=True)
-    try:
-        # At half speed: which partial passes run (and so where the commits fall)
-        # depends on how busy the machine is, and a busy neighbour on a 2-core CI
-        # machine cost up to 18 % WER in real time. The real-time figures on this
-        # machine are bench/local_accuracy.py's.
-        text, events = await _dictate(engine, samples, speed=0.5, vad_min_silence_ms=2000)
-    finally:
-        await engine.aclose()
-    assert _edits(PASSAGE, text) / len(normalise(PASSAGE)) <= MAX_WER, text
-    partials = [e.text for e in events if isinstance(e, Partial)]
-    assert len(partials) >= 5, partials
-    # The first partial comes early, and partials grow with the speech.
-    assert len(partials[-1].split()) > len(partials[0].split())
-    [final] = [e for e in events if isinstance(e, Final)]
-    assert final.text == text
-    # The final decoded only the tail, not the whole 15 s utterance again.
-    finals = [seconds for partial, seconds in transcriber.calls if not partial]
-    assert finals == [] or finals[-1] < len(samples) / RATE / 2, transcriber.calls
+    seconds = len(samples) / RATE
+    # Words are committed at a pause only where the model's word times meet the pause
+    # the VAD heard, and those times shift with what each pass happens to decode: in
+    # about one full-suite run in four no pass of this passage met that rule and the
+    # final decoded it all (correctly, but slowly). So up to three dictations, each
+    # checked in full, and at least one must have committed while it was spoken; with
+    # committing broken, all three decode the whole passage and the test fails.
+    tails: list[float] = []
+    for _attempt in range(3):
+        engine, transcriber = _engine(real_model)
+        await engine.prepare(load=True)
+        try:
+            # At half speed: which partial passes run depends on how busy the machine
+            # is, and a busy neighbour on a 2-core CI machine cost up to 18 % WER in
+            # real time. The real-time figures on this machine are bench/local_accuracy.py's.
+            text, events = await _dictate(engine, samples, speed=0.5, vad_min_silence_ms=2000)
+        finally:
+            await engine.aclose()
+        assert _edits(PASSAGE, text) / len(normalise(PASSAGE)) <= MAX_WER, text
+        partials = [e.text for e in events if isinstance(e, Partial)]
+        assert len(partials) >= 5, partials
+        # The first partial comes early, and partials grow with the speech.
+        assert len(partials[-1].split()) > len(partials[0].split())
+        [final] = [e for e in events if isinstance(e, Final)]
+        assert final.text == text
+        finals = [audio for partial, audio in transcriber.calls if not partial]
+        tails.append(finals[-1] if finals else 0.0)
+        if tails[-1] < seconds / 2:  # the final decoded only the tail
+            break
+    assert min(tails) < seconds / 2, (tails, transcriber.calls)
 
 
 async def test_silence_and_noise_give_no_text_and_no_model_calls(real_model: Path) -> None:
