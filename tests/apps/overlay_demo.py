@@ -13,37 +13,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from app.adapters.settings_store import UiStateStore
 from app.core.settings import OverlaySettings
 from app.ui.overlay import CaptionOverlay
+from tests.apps.commands import Commands
 
 FINAL = "Hello from Hark — captions"
 PARTIAL = "and more"
 STATUS = "Listening"
-
-
-class Commands(QObject):
-    """Stdin lines, re-emitted on the Qt thread."""
-
-    line = Signal(str)
-
-    def start(self) -> None:
-        """Read stdin on a daemon thread; the signal crosses to the GUI thread queued."""
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in sys.stdin:
-            self.line.emit(line.rstrip("\n"))
-        self.line.emit("quit")
 
 
 def main() -> int:

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
@@ -34,6 +33,7 @@ from app.core.settings import Settings
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.setup import SetupWindow
 from app.ui.tray import Tray
+from tests.apps.commands import Commands
 from tests.memory_keyring import MemoryKeyring
 from tests.model_server import closed_port
 
@@ -54,21 +54,6 @@ def cut_labels(window: QWidget) -> list[str]:
         if short or label.visibleRegion().boundingRect() != label.rect():
             cut.append(label.text())
     return cut
-
-
-class Commands(QObject):
-    """Stdin lines, re-emitted on the Qt thread."""
-
-    line = Signal(str)
-
-    def start(self) -> None:
-        """Read stdin on a daemon thread; the signal crosses to the GUI thread queued."""
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in sys.stdin:
-            self.line.emit(line.rstrip("\n"))
-        self.line.emit("quit")
 
 
 def main() -> int:
