@@ -93,6 +93,7 @@ class ModelDownload(QObject):
         self.model_size = size
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        self._ended = False  # the outcome (success, failure, cancel) has been delivered
         self._token = next(_tokens)
         self._started_at = 0.0
         self._first_done: int | None = None
@@ -110,22 +111,29 @@ class ModelDownload(QObject):
     @Slot(int, object)
     def _on_succeeded(self, token: int, path: Path) -> None:
         if token == self._token:
+            self._ended = True
             self.succeeded.emit(path)
 
     @Slot(int, str)
     def _on_failed(self, token: int, message: str) -> None:
         if token == self._token:
+            self._ended = True
             self.failed.emit(message)
 
     @Slot(int)
     def _on_cancelled(self, token: int) -> None:
         if token == self._token:
+            self._ended = True
             self.cancelled.emit()
 
     @property
     def running(self) -> bool:
-        """Whether the worker thread is still at work."""
-        return self._thread is not None and self._thread.is_alive()
+        """Whether the download started and its outcome has not arrived on the Qt thread.
+
+        Not the worker thread's liveness: the thread may still be winding down when its
+        outcome is already shown, and a Close pressed then must close, not cancel.
+        """
+        return self._thread is not None and not self._ended
 
     @property
     def cancelling(self) -> bool:
