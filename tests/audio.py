@@ -1,4 +1,6 @@
-"""A real, file-fed microphone for tests: a private PulseAudio daemon (docs/platform.md §7).
+"""A real, file-fed microphone for tests: a private PulseAudio daemon.
+
+See docs/desktop-integration.md §7.
 
 ``virtual_microphone(tmp_path)`` starts ``pulseaudio`` with its own runtime directory
 and socket, a null sink ``vsink`` (``norewinds=1``, so a recording stream opened late

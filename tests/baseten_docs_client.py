@@ -5,7 +5,7 @@ The example on docs.baseten.co (streaming transcription API, v1) opens the socke
 the metadata dict with ``json.dumps`` as the first frame, then raw int16 PCM in blocks
 of ``CHUNK_SIZE = 512`` samples at 16 kHz, and prints each message's ``is_final`` and
 ``transcript``. The example streams a microphone forever; this one streams a buffer, then sends
-``{"type": "end_audio"}``, reads until ``finished`` and closes, as docs/protocols.md
+``{"type": "end_audio"}``, reads until ``finished`` and closes, as docs/wire-protocols.md
 §1.7 describes the graceful end. Nothing from Hark is imported: it checks
 that ``hark serve`` works for a client that only knows Baseten's documentation.
 

@@ -95,7 +95,7 @@ class ServerWebSocket(WebSocketConnection):
 
 
 def baseten_error(message: str, *, recoverable: bool) -> str:
-    """Baseten's ``error`` frame (docs/protocols.md §1.4 d) as JSON text."""
+    """Baseten's ``error`` frame (docs/wire-protocols.md §1.4 d) as JSON text."""
     return BasetenServerProtocol().error(
         message, recoverable=recoverable, now=round(time.time(), 3)
     )

@@ -42,7 +42,7 @@ class StreamResampler:
     """Streaming conversion of any rate and channel count to ``out_rate`` mono float32.
 
     Uses soxr's stateful ``ResampleStream``, so chunk boundaries leave no seams
-    (per-chunk ``resample_poly`` clicks at -35 dB; docs/platform.md §6).
+    (per-chunk ``resample_poly`` clicks at -35 dB; docs/desktop-integration.md §6).
 
     Calling contract: :meth:`process` for each block, then :meth:`finish` once to get the
     filter's tail. The total output length is ``round(input_frames * out_rate / in_rate)``.

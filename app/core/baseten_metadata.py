@@ -1,4 +1,4 @@
-"""The server side's reading of Baseten's metadata frame (docs/protocols.md §4.2), no I/O.
+"""The server side's reading of Baseten's metadata frame (docs/wire-protocols.md §4.2), no I/O.
 
 Both schemas are validated with Pydantic's ``extra="forbid"`` semantics: an unknown
 key at any level is an error, and so is a value of the wrong JSON type (an int counts
@@ -37,7 +37,7 @@ _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
 class SessionParams:
     """The settings of one session, normalised from either schema.
 
-    The defaults are Baseten's (docs/protocols.md §4.2), which a Baseten client expects.
+    The defaults are Baseten's (docs/wire-protocols.md §4.2), which a Baseten client expects.
 
     Attributes:
         schema: ``"current"`` (schema B) or ``"legacy"`` (schema A).

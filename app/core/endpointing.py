@@ -3,7 +3,7 @@
 :class:`Endpointer` is the local engine's segmentation: it is fed each 512-sample
 window of 16 kHz audio with the VAD's speech probability for it, buffers the current
 utterance, and says when to transcribe what. Its rules are those of Silero's
-``VADIterator``, which Baseten's ``StreamingVADIterator`` wraps (docs/protocols.md §1.6):
+``VADIterator``, which Baseten's ``StreamingVADIterator`` wraps (docs/wire-protocols.md §1.6):
 
 - speech starts at the first window with probability >= ``threshold``; the utterance
   begins ``speech_pad_ms`` before that window (audio kept from before);

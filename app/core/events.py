@@ -1,6 +1,6 @@
 """Normalised events: the vocabulary every provider protocol produces.
 
-Providers differ on the wire (docs/protocols.md §5); the engine, CLI and UI only ever see
+Providers differ on the wire (docs/wire-protocols.md §5); the engine, CLI and UI only ever see
 these frozen dataclasses. Display rule: the visible text is every :class:`Final` in
 order, followed by the newest :class:`Partial` of each utterance that has no final yet.
 Only :class:`Final` text is ever committed (printed, typed, saved).

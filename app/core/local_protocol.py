@@ -1,4 +1,4 @@
-"""The server side of Baseten's v1 streaming Whisper protocol, sans I/O (docs/protocols.md §4).
+"""The server side of Baseten's v1 streaming Whisper protocol, sans I/O (docs/wire-protocols.md §4).
 
 The local engine speaks this protocol to every client: Hark's own Baseten client (the
 "local" provider runs it over an in-memory connection) and any Baseten client talking
@@ -13,7 +13,7 @@ Calling contract:
 2. The first frame must be the metadata text frame: it yields
    :class:`MetadataReceived` (normalised :class:`SessionParams`) or
    :class:`MetadataRejected` (send :meth:`error` with ``recoverable=False``, then close
-   with 1011: the real server's metadata failure closes the socket, docs/protocols.md §1.7).
+   with 1011: the real server's metadata failure closes the socket, docs/wire-protocols.md §1.7).
 3. Audio yields :class:`AudioFrame` with 16-bit little-endian PCM at 16 kHz whatever the
    negotiated encoding and rate (μ-law is decoded, 8 kHz is resampled), in any length.
 4. ``end_audio`` yields :class:`EndAudio`: answer :meth:`end_audio_ack` at once, then
@@ -21,7 +21,7 @@ Calling contract:
    it is ignored (:class:`BadFrame` with no reply), as the real server stops processing.
 5. Anything malformed yields :class:`BadFrame`; send its ``reply`` when there is one.
 
-``transcription_num`` (docs/protocols.md §1.6): partials carry the number of finals sent
+``transcription_num`` (docs/wire-protocols.md §1.6): partials carry the number of finals sent
 so far, and each final carries that number plus one.
 """
 
@@ -224,7 +224,7 @@ class BasetenServerProtocol:
         A partial with no text is not sent. When Whisper flags a segment as a possible
         hallucination (and the client did not turn ``skip_partial_if_hallucination``
         off), the utterance's previous partial is sent again, or nothing if there is
-        none (docs/protocols.md §4.3).
+        none (docs/wire-protocols.md §4.3).
 
         Args:
             result: The transcription of the utterance so far.
@@ -277,7 +277,7 @@ class BasetenServerProtocol:
         return _end_audio("finished", None)
 
     def error(self, message: str, *, recoverable: bool, now: float | None = None) -> str:
-        """An ``error`` message in Baseten's shape (docs/protocols.md §1.4 d).
+        """An ``error`` message in Baseten's shape (docs/wire-protocols.md §1.4 d).
 
         Args:
             message: One line for the client.
@@ -294,7 +294,7 @@ class BasetenServerProtocol:
         return dumps({"type": "error", "trace_id": None, "timestamp": None, "body": body})
 
     def health(self, event: HealthCheck, *, now: float) -> str:
-        """The reply to a ``health_check`` (docs/protocols.md §4.3)."""
+        """The reply to a ``health_check`` (docs/wire-protocols.md §4.3)."""
         body: dict[str, Any] = {"healthy": True}
         if event.partial_interval:
             body["partial_interval"] = self.params.partial_interval_s

@@ -107,7 +107,7 @@ BasetenSchema = Literal["auto", "current", "legacy"]
 
 @dataclass(frozen=True)
 class BasetenOptions(ProviderOptions):
-    """Baseten "Whisper Streaming Large v3" options (docs/protocols.md §1.2).
+    """Baseten "Whisper Streaming Large v3" options (docs/wire-protocols.md §1.2).
 
     ``endpoint`` or ``model_id`` says where to connect; the rest goes into the
     metadata JSON. Under the legacy schema only the keys that schema documents are
@@ -165,7 +165,7 @@ class BasetenOptions(ProviderOptions):
 
 @dataclass(frozen=True)
 class TogetherOptions(ProviderOptions):
-    """Together AI realtime transcription options (docs/protocols.md §2).
+    """Together AI realtime transcription options (docs/wire-protocols.md §2).
 
     The VAD defaults suit dictation: a long ``vad_max_speech_s`` so a sentence is not
     cut into 5-second pieces (Together's own default is 5.0).
@@ -198,7 +198,7 @@ class TogetherOptions(ProviderOptions):
 
 @dataclass(frozen=True)
 class FireworksOptions(ProviderOptions):
-    """Fireworks streaming transcription options (docs/protocols.md §3)."""
+    """Fireworks streaming transcription options (docs/wire-protocols.md §3)."""
 
     provider: ClassVar[str] = "fireworks"
 

@@ -1,6 +1,6 @@
 """The local speech engine: Baseten's streaming protocol over a local Whisper model.
 
-:class:`LocalEngine` serves one Baseten-protocol session per connection (docs/protocols.md
+:class:`LocalEngine` serves one Baseten-protocol session per connection (docs/wire-protocols.md
 §4, the server side in :mod:`app.core.local_protocol`). The app's "local" provider runs
 it in-process over an in-memory connection (:mod:`app.engine.local_connector`);
 ``hark serve`` runs it behind a WebSocket server. Per session:
@@ -637,7 +637,10 @@ class _Session:
         return drop_after(final, chunk.speech_end + AFTER_SPEECH_S)
 
     async def _fail(self, message: str) -> None:
-        """A non-recoverable failure: tell the client, end the stream (docs/protocols.md §1.7)."""
+        """A non-recoverable failure: tell the client, end the stream.
+
+        See docs/wire-protocols.md §1.7.
+        """
         log.warning("local session failed: %s", message)
         self.failed = True
         await self.conn.send(self.protocol.error(message, recoverable=False, now=time.time()))

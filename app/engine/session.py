@@ -17,7 +17,7 @@ is lost before the provider confirmed the end of the audio (an abnormal close, 1
 after a short backoff (:func:`reconnect_delays`) and resends the whole audio of the
 session from its first sample. Everything the lost connection transcribed is dropped
 and the new connection transcribes it all again, so nothing is lost and nothing is
-duplicated; provider timestamps need no offset (docs/protocols.md §5.4), because the new
+duplicated; provider timestamps need no offset (docs/wire-protocols.md §5.4), because the new
 connection's audio starts where the session's did. To do that the session keeps every
 PCM chunk it has sent (16 kHz s16: 1.9 MB a minute), up to ``max_replay_s``. Rejected
 keys, rejected settings, fatal provider errors and a flush that was never confirmed on
@@ -385,7 +385,7 @@ class _ConnectionRun:
                 f"{self.session.flush_timeout:g} s; the last words may be missing."
             )
         # Together confirms a commit only by transcribing something: with nothing left
-        # to transcribe, silence is the answer (docs/protocols.md §5.3).
+        # to transcribe, silence is the answer (docs/wire-protocols.md §5.3).
         log.info(
             "no flush confirmation within %.1f s; assuming nothing was pending",
             self.session.flush_timeout,

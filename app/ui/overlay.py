@@ -6,7 +6,7 @@ width and only the last ``max_lines`` lines stay; a status line (state or error)
 under them. After ``fade_after_s`` idle seconds the overlay fades out and hides; new
 text shows it again without activating it.
 
-Focus and input (docs/platform.md §3): the window flags make it a frameless, stay-on-top
+Focus and input (docs/desktop-integration.md §3): the window flags make it a frameless, stay-on-top
 tool window that does not accept focus and lets the mouse through. On X11 it also
 bypasses the window manager (override-redirect), without which openbox swallows the
 clicks. Windows and macOS get small native fix-ups when the window is shown
@@ -84,7 +84,8 @@ def overlay_flags() -> Qt.WindowType:
         | Qt.WindowType.WindowTransparentForInput
     )
     if QGuiApplication.platformName() == "xcb":
-        # Without it openbox frames the window and clicks stop at the frame (docs/platform.md §3).
+        # Without it openbox frames the window and clicks stop at the frame
+        # (docs/desktop-integration.md §3).
         flags |= Qt.WindowType.X11BypassWindowManagerHint
     return flags
 

@@ -2,7 +2,7 @@
 
 Chosen at import. Qt's window flags already make the overlay frameless, on top,
 non-activating and click-through on X11; Windows and macOS need a few native bits
-on top (docs/platform.md §3). Neither has run here: both are unverified.
+on top (docs/desktop-integration.md §3). Neither has run here: both are unverified.
 """
 
 from __future__ import annotations

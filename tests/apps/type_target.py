@@ -1,4 +1,6 @@
-"""The "other application" for typing, paste and click-through tests (docs/platform.md §7).
+"""The "other application" for typing, paste and click-through tests.
+
+See docs/desktop-integration.md §7.
 
 Usage: ``python type_target.py OUT_FILE [TITLE]``
 

@@ -1,4 +1,4 @@
-"""Baseten "Whisper Streaming Large v3" v1 skin (docs/protocols.md §1)."""
+"""Baseten "Whisper Streaming Large v3" v1 skin (docs/wire-protocols.md §1)."""
 
 from __future__ import annotations
 

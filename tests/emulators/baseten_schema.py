@@ -1,4 +1,4 @@
-"""Validation of the Baseten metadata frame (docs/protocols.md §1.2), ``extra="forbid"`` style.
+"""Validation of the Baseten metadata frame (docs/wire-protocols.md §1.2), ``extra="forbid"`` style.
 
 Types are checked strictly (JSON types; ints accepted where numbers are expected). Pydantic's lax
 mode would coerce a few more values (e.g. the string "true" for a bool); clients should not rely on

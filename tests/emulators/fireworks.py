@@ -1,4 +1,4 @@
-"""Fireworks streaming transcription skin (docs/protocols.md §3)."""
+"""Fireworks streaming transcription skin (docs/wire-protocols.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The scripted core shared by every provider emulator (docs/protocols.md §5.6).
+"""The scripted core shared by every provider emulator (docs/wire-protocols.md §5.6).
 
 A :class:`Script` is a list of :class:`Utterance` objects whose times are seconds of *received
 audio* since the connection started. A :class:`Timeline` turns received sample counts into

@@ -1,4 +1,4 @@
-"""Together AI realtime transcription skin (docs/protocols.md §2)."""
+"""Together AI realtime transcription skin (docs/wire-protocols.md §2)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Exact-frame tests of the Baseten v1 protocol (docs/protocols.md §1, mapping §5.2).
+"""Exact-frame tests of the Baseten v1 protocol (docs/wire-protocols.md §1, mapping §5.2).
 
-Server messages follow docs/protocols.md §1.4 (legacy shapes rebuilt from their
+Server messages follow docs/wire-protocols.md §1.4 (legacy shapes rebuilt from their
 field lists). Bytes and text go in, frames, events and state come out: no network.
 """
 
@@ -28,7 +28,7 @@ from app.core.options import BasetenOptions
 from app.core.providers.base import State
 from app.core.providers.baseten import END_AUDIO, BasetenProtocol
 
-# -- server messages (docs/protocols.md §1.4) -------------------------------------------
+# -- server messages (docs/wire-protocols.md §1.4) -------------------------------------------
 
 CURRENT_FINAL: dict[str, Any] = {
     "type": "transcription",
@@ -320,7 +320,7 @@ def test_legacy_metadata_every_option_non_default() -> None:
             "show_word_timestamps": True,
         },
     }
-    # Only the keys of the legacy schema (docs/protocols.md §1.2), nothing the server forbids.
+    # Only the keys of the legacy schema (docs/wire-protocols.md §1.2), nothing the server forbids.
     assert set(meta) == {"vad_params", "streaming_whisper_params"}
     assert set(meta["vad_params"]) == {"threshold", "min_silence_duration_ms", "speech_pad_ms"}
     assert set(meta["streaming_whisper_params"]) == {

@@ -1,4 +1,4 @@
-"""The provider emulators, driven by raw WebSocket clients written from docs/protocols.md.
+"""The provider emulators, driven by raw WebSocket clients written from docs/wire-protocols.md.
 
 The clients here follow the spec directly; they share no code with Hark's adapters.
 """

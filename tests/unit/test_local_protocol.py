@@ -1,4 +1,7 @@
-"""The local engine's server side of Baseten's protocol, frame by frame (docs/protocols.md §4)."""
+"""The local engine's server side of Baseten's protocol, frame by frame.
+
+See docs/wire-protocols.md §4.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ The target is ``tests/apps/type_target.py`` (a Qt text field that mirrors its te
 file); the inserter runs in ``tests/apps/insert_demo.py`` (QtClipboard + X11 keyboard +
 Inserter on a qasync loop), as in the app. Non-ASCII text must arrive exactly, every
 time: characters that are not on the US layout are typed through remapped keycodes,
-which is timing-sensitive (docs/platform.md §2).
+which is timing-sensitive (docs/desktop-integration.md §2).
 """
 
 from __future__ import annotations

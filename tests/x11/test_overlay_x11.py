@@ -98,7 +98,7 @@ def test_overlay_keeps_focus_passes_clicks_and_is_drawn(
 
             assert xdotool(env, "getwindowname", str(overlay_id)).strip() == "Hark captions"
             # Override-redirect (X11BypassWindowManagerHint): openbox would otherwise frame
-            # it and swallow the clicks (docs/platform.md §3).
+            # it and swallow the clicks (docs/desktop-integration.md §3).
             assert "Override Redirect State: yes" in x_run(env, "xwininfo", "-id", str(overlay_id))
 
             # A point inside the overlay that lies over the target's button.

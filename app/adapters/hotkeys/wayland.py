@@ -1,7 +1,7 @@
 """The global hotkey on Wayland: the xdg-desktop-portal GlobalShortcuts interface.
 
 Wayland lets no client grab keys; the desktop binds shortcuts for it through the
-portal (KDE Plasma >= 5.27, GNOME >= 48, Hyprland; docs/platform.md §1). A daemon
+portal (KDE Plasma >= 5.27, GNOME >= 48, Hyprland; docs/desktop-integration.md §1). A daemon
 thread talks D-Bus with jeepney (blocking I/O): ``CreateSession``, then
 ``BindShortcuts`` with one shortcut whose ``preferred_trigger`` is the hotkey in the
 XDG shortcuts-spec form (``CTRL+ALT+space``). ``Activated`` and ``Deactivated``

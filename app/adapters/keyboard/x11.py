@@ -8,7 +8,7 @@ any other character (``é`` on a US layout, ``€``, ``中``, emoji) is typed wi
 
 Remapping is timing-sensitive: the target application decodes a key event with the
 keymap it fetches when it *processes* the event, so a keycode remapped again before
-the target caught up types the wrong character (docs/platform.md §2: with xdotool,
+the target caught up types the wrong character (docs/desktop-integration.md §2: with xdotool,
 0 of 6 runs exact at 5 ms per remapped character). Here:
 
 * up to ``spare_keycodes`` different characters are mapped at once, each on its own

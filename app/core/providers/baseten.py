@@ -5,7 +5,7 @@ the metadata JSON in both schemas (``"current"``, the doc's schema B, and ``"leg
 schema A), 512-sample binary audio frames in s16le or μ-law, the ``end_audio`` flush
 handshake, and the translation of every documented server message shape into the
 normalised events of :mod:`app.core.events`. No I/O: the calling contract is in
-:mod:`app.core.providers.base`; the wire protocol is in docs/protocols.md §1 (the
+:mod:`app.core.providers.base`; the wire protocol is in docs/wire-protocols.md §1 (the
 mapping to events in §5.2).
 """
 
@@ -36,13 +36,16 @@ from app.core.urls import check_endpoint
 FRAME_SAMPLES = 512
 """Samples per binary frame: Silero VAD's window at 16 kHz. Every frame is exactly this.
 
-Also used at 8 kHz (μ-law, 512 bytes; docs/protocols.md §1.3), although Silero's own 8 kHz
+Also used at 8 kHz (μ-law, 512 bytes; docs/wire-protocols.md §1.3), although Silero's own 8 kHz
 window is 256 samples: what the server expects there is unverified.
 """
 
 SCHEMAS = ("current", "legacy")
 END_AUDIO = '{"type":"end_audio"}'
-"""The flush message (docs/protocols.md §1.5); whether legacy runtimes answer it is unverified."""
+"""The flush message (docs/wire-protocols.md §1.5).
+
+Whether legacy runtimes answer it is unverified.
+"""
 
 _MULAW_SILENCE = b"\xff"  # G.711 μ-law encodes 0 as 0xFF; 0x00 is a near full-scale negative sample
 _MODEL_ID_RE = re.compile(r"[A-Za-z0-9]+")
@@ -52,7 +55,7 @@ _V2_MESSAGE = (
     "Hark does not support yet; use a Whisper Streaming Large v3 (v1) deployment."
 )
 
-# Options the legacy schema (docs/protocols.md §1.2) has no key for. All others reach it.
+# Options the legacy schema (docs/wire-protocols.md §1.2) has no key for. All others reach it.
 _LEGACY_UNSUPPORTED = frozenset(
     {
         "prompt",
@@ -83,7 +86,7 @@ class BasetenProtocol(StreamingProtocol):
             ``acknowledged`` (``finished``, not this, produces :class:`FlushAck`).
         CONFIG_REJECT_CLOSE_CODES: Close codes that, arriving before any server message,
             count as a metadata rejection. ``None`` counts every close, with or without a
-            code, because the code is unverified (docs/protocols.md §1.7).
+            code, because the code is unverified (docs/wire-protocols.md §1.7).
             Narrow it (``frozenset({1000, 1011})``) once checked against the live service.
     """
 
@@ -150,8 +153,8 @@ class BasetenProtocol(StreamingProtocol):
             "speech_pad_ms": o.vad_speech_pad_ms,
         }
         if self.schema == "legacy":
-            # Exactly the keys of the legacy schema (docs/protocols.md §1.2); the runtime behind it
-            # forbids unknown keys, so nothing more is sent. Use unsupported_options().
+            # Exactly the keys of the legacy schema (docs/wire-protocols.md §1.2); the runtime
+            # behind it forbids unknown keys, so nothing more is sent. Use unsupported_options().
             return {
                 "vad_params": vad,
                 "streaming_whisper_params": {
@@ -282,7 +285,8 @@ class BasetenProtocol(StreamingProtocol):
             and self.state in (State.STREAMING, State.FLUSHING)
             and (codes is None or code in codes)
         ):
-            # docs/protocols.md §1.7: a refused metadata closes the socket, maybe with no error.
+            # A refused metadata closes the socket, maybe with no error frame
+            # (docs/wire-protocols.md §1.7).
             self._metadata_unanswered = False
             self._events.append(
                 ConfigRejected(
@@ -312,13 +316,14 @@ class BasetenProtocol(StreamingProtocol):
         if not isinstance(raw_segments, list) or not all(isinstance(s, dict) for s in raw_segments):
             raise _Malformed("malformed segments")
         segments = tuple(_segment(s) for s in raw_segments)
-        # docs/protocols.md §1.4: the legacy `transcript`, else the segments' texts joined.
+        # docs/wire-protocols.md §1.4: the legacy `transcript`, else the segments' texts joined.
         text = (transcript or "".join(s.text for s in segments)).strip()
         words = tuple(w for s in segments for w in s.words)
         # Top-level language may be null on some runtimes (unverified): fall back to segments.
         language = _str(msg.get("language_code")) or _str(msg.get("language"))
         language = language or next((s.language for s in segments if s.language), None)
-        utterance = f"u{self._utterance}"  # docs/protocols.md §1.6: partials go with the next final
+        # Partials belong to the next final (docs/wire-protocols.md §1.6).
+        utterance = f"u{self._utterance}"
         if not is_final:
             self._events.append(Partial(utterance, text, segments, words, language))
             return
@@ -365,7 +370,7 @@ class BasetenProtocol(StreamingProtocol):
             raise _Malformed("end_audio finished without a flush")
 
     def _on_error(self, msg: dict[str, Any], first: bool) -> None:
-        # Three shapes seen (docs/protocols.md §1.4 d): body.message, body.error, message.
+        # Three shapes seen (docs/wire-protocols.md §1.4 d): body.message, body.error, message.
         body = msg.get("body")
         body = body if isinstance(body, dict) else {}
         message = (
@@ -401,7 +406,7 @@ def _segment(raw: dict[str, Any]) -> Segment:
     """Read one segment: current ``start_time``/``end_time`` or legacy ``start``/``end``.
 
     Times are taken as seconds from stream start, as the server sends them (that no
-    further offset is needed is unverified, docs/protocols.md §1.4).
+    further offset is needed is unverified, docs/wire-protocols.md §1.4).
     """
     text = raw.get("text", "")
     timestamps = raw.get("word_timestamps") or []

@@ -1,4 +1,4 @@
-"""Fireworks streaming transcription (docs/protocols.md §3) as a sans-I/O protocol.
+"""Fireworks streaming transcription (docs/wire-protocols.md §3) as a sans-I/O protocol.
 
 The configuration is in the URL's query string; audio goes up as binary frames of
 50 ms. The server answers with whole transcription snapshots whose ``segments`` are

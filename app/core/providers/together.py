@@ -1,4 +1,4 @@
-"""Together AI realtime transcription (docs/protocols.md §2) as a sans-I/O protocol.
+"""Together AI realtime transcription (docs/wire-protocols.md §2) as a sans-I/O protocol.
 
 The whole configuration travels in the URL's query string, so :meth:`start` sends
 nothing. Audio goes up as base64 ``input_audio_buffer.append`` JSON messages of
