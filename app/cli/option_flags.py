@@ -19,6 +19,7 @@ import types
 import typing
 from typing import Any
 
+from app.argparsing import number
 from app.core.errors import SettingError
 from app.core.options import OPTIONS_BY_PROVIDER, ProviderOptions
 
@@ -52,17 +53,6 @@ def _parse_bool(text: str) -> bool:
 
 def _parse_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-def _number(base: type) -> Any:
-    def parse(text: str) -> Any:
-        try:
-            return base(text)
-        except ValueError:
-            noun = "a whole number" if base is int else "a number"
-            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
-
-    return parse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,7 +150,7 @@ def add_option_flags(parser: argparse.ArgumentParser, provider: str | None = Non
         if base is bool:
             kwargs.update(type=_parse_bool, metavar="BOOL")
         elif base is int or base is float:
-            kwargs.update(type=_number(base), metavar={int: "N", float: "X"}[base])
+            kwargs.update(type=number(base), metavar={int: "N", float: "X"}[base])
         elif base is str:
             kwargs.update(metavar="TEXT")
         else:  # tuple[str, ...]
