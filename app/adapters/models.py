@@ -84,6 +84,11 @@ class ModelDownloadError(HarkError):
     """A model could not be downloaded; the message names the alternatives."""
 
 
+def _cannot_download(size: str, exc: DownloadError) -> ModelDownloadError:
+    """The one-line failure of a download (or of asking its size), with the alternatives."""
+    return ModelDownloadError(f"Cannot download the {size} model: {exc}. {ALTERNATIVES}")
+
+
 class ModelNotInstalledError(HarkError):
     """No installed model has that name."""
 
@@ -227,9 +232,7 @@ class ModelStore:
         try:
             return self._download(size, final, progress, cancel)
         except DownloadError as exc:
-            raise ModelDownloadError(
-                f"Cannot download the {size} model: {exc}. {ALTERNATIVES}"
-            ) from None
+            raise _cannot_download(size, exc) from None
 
     def download_size(self, size: str) -> int:
         """Bytes a download of ``size`` would fetch, asked of the server (HEAD requests).
@@ -241,9 +244,7 @@ class ModelStore:
         try:
             return sum(f.size for f in self._list_files(MODEL_REPOS[size]))
         except DownloadError as exc:
-            raise ModelDownloadError(
-                f"Cannot download the {size} model: {exc}. {ALTERNATIVES}"
-            ) from None
+            raise _cannot_download(size, exc) from None
 
     def _download(
         self, size: str, final: Path, progress: Progress | None, cancel: threading.Event | None
