@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import sys
 
+from app.verbosity import split_verbosity
+
 CLI_COMMANDS = {"transcribe", "keys", "toggle", "ptt", "models", "serve", "help"}
 
 
 def main() -> int:
     """Dispatch to the command line or the desktop app."""
     argv = sys.argv[1:]
-    first = next((a for a in argv if a not in ("-v", "-vv", "-vvv", "--verbose")), None)
+    _, plain = split_verbosity(argv)  # the command may come after -v
+    first = plain[0] if plain else None
     if first == "--self-check":
         from app.selfcheck import main as self_check
 
@@ -27,7 +30,7 @@ def main() -> int:
     if first in ("ptt", "toggle") and "-h" not in argv and "--help" not in argv:
         from app.cli.remote import main as remote  # bound to keys: the fast path
 
-        return remote([a for a in argv if a not in ("-v", "-vv", "-vvv", "--verbose")])
+        return remote(plain)
     if first == "--help-app":
         argv = ["--help"]
     elif first in CLI_COMMANDS or first in ("-h", "--help"):

@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import NoReturn
 
+from app.verbosity import split_verbosity
+
+__all__ = ["ArgumentParser", "number", "print_error", "split_verbosity"]
+
 EXIT_USAGE = 1
-VERBOSE_FLAGS = ("-v", "-vv", "-vvv", "--verbose")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -24,26 +27,6 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Print ``hark: error: MESSAGE`` and a pointer to ``--help``; exit 1."""
         self.exit(EXIT_USAGE, f"hark: error: {message}. See `{self.prog} --help`.\n")
-
-
-def split_verbosity(argv: Sequence[str]) -> tuple[int, list[str]]:
-    """Take ``-v``/``-vv``/``--verbose`` from anywhere before ``--``: (count, the rest).
-
-    So ``hark -v transcribe ...`` and ``hark transcribe ... -v`` both work, whatever
-    the command; no flag takes a value that starts with ``-v``.
-    """
-    count, rest = 0, list[str]()
-    for i, arg in enumerate(argv):
-        if arg == "--":
-            rest.extend(argv[i:])
-            break
-        if arg == "--verbose":
-            count += 1
-        elif arg in VERBOSE_FLAGS:
-            count += len(arg) - 1
-        else:
-            rest.append(arg)
-    return count, rest
 
 
 def number(
