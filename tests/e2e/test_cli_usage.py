@@ -45,6 +45,7 @@ def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (["transcribe", "a.wav", "--provider", "local", "--connect-timeout", "-1"], "more than 0"),
         (["transcribe", "a.wav", "--provider", "local", "--flush-timeout", "-1"], "more than 0"),
         (["transcribe", "a.wav", "--provider", "local", "--flush-timeout", "nan"], "finite"),
+        (["transcribe", "a.wav", "--provider", "local", "--vad-threshold", "nan"], "finite"),
         (["transcribe", "--provider", "local"], "required: AUDIO_FILE"),
         (["transcribe", "a.wav", "--provider", "local", "--format", "xml"], "invalid choice"),
         (["serve", "--port", "99999"], "0..65535"),
