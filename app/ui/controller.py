@@ -216,6 +216,9 @@ class AppController(QObject):
         elif command == "captions":
             if self.run is None:
                 self.toggle_captions()
+        elif command == "captions stop":
+            if self.run is not None:
+                self.run.stop()
         elif command == "toggle":
             self.ptt.toggle()
         elif command == "ptt press":

@@ -120,6 +120,32 @@ def test_live_captions_show_partials_then_finals(
     assert states[-1] == "idle"
 
 
+def test_ipc_starts_and_stops_live_captions(
+    qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop
+) -> None:
+    keyring = MemoryKeyring()
+    keyring.set_password("hark", "fireworks", KEY)
+    script = Script([Utterance("First sentence.", partials=[(0.3, "First")])])
+
+    async def scenario() -> None:
+        async with FireworksEmulator(script, api_key=KEY) as emu:
+            settings = Settings(provider="fireworks", fireworks=FireworksOptions(endpoint=emu.url))
+            c = make_controller(qtbot, tmp_path, settings, keyring=keyring)
+            assert c.handle_command("captions stop") == "ok"  # nothing running: nothing to do
+            assert c.handle_command("captions") == "ok"
+            live = c.run
+            assert live is not None
+            assert c.handle_command("captions") == "ok"  # already running: the same run
+            assert c.run is live
+            await until(lambda: "First" in " ".join(c.overlay.visible_lines()))
+            assert c.handle_command("captions stop") == "ok"
+            await until(lambda: c.run is None)
+            assert live.state == "idle"
+            assert c.overlay.visible_lines() == ["First sentence."]  # flushed, not cut
+
+    run(loop, scenario())
+
+
 def test_dictation_saves_then_delivers_and_lists_it(
     qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop
 ) -> None:

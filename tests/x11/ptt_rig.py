@@ -32,7 +32,7 @@ from tests.desktop import (
     x_run,
     xdotool,
 )
-from tests.emulators import Faults, FireworksEmulator, Script
+from tests.emulators import BasetenEmulator, EmulatorServer, Faults, FireworksEmulator, Script
 from tests.helpers import ROOT, TIMEOUT_FACTOR, hark_env, need_tool
 
 KEY = "fw-ptt-key"
@@ -48,8 +48,11 @@ class PttRig:
         log: Every line Hark wrote to stderr so far.
     """
 
-    def __init__(self, tmp: Path, env: dict[str, str], mic: Any, emu: FireworksEmulator) -> None:
+    def __init__(
+        self, tmp: Path, env: dict[str, str], mic: Any, emu: EmulatorServer, provider: str
+    ) -> None:
         self.tmp = tmp
+        self.provider = provider
         self.env = env
         self.mic = mic
         self.emu = emu
@@ -74,19 +77,19 @@ class PttRig:
         activate(self.target_id, self.env)
         poll_until(lambda: active_window_name(self.env) == "TypeTarget", 10, "target focus")
 
-    async def start_app(self, insertion: str) -> None:
+    async def start_app(self, insertion: str, *extra_args: str) -> None:
         config = self.tmp / "config" / "hark"
         config.mkdir(parents=True, exist_ok=True)
         settings = {
             "version": 1,
-            "provider": "fireworks",
-            "fireworks": {"endpoint": self.emu.url},
+            "provider": self.provider,
+            self.provider: {"endpoint": self.emu.url},
             "insertion": insertion,
             "hotkey": {"hotkey": HOTKEY, "mode": "hold"},
         }
         (config / "settings.json").write_text(json.dumps(settings))
         self.app = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "app", "-v",
+            sys.executable, "-m", "app", "-v", *extra_args,
             env=self.env, cwd=ROOT, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         self._reader = asyncio.create_task(self._read_log())
@@ -180,15 +183,25 @@ class PttRig:
 
 @contextlib.asynccontextmanager
 async def ptt_rig(
-    tmp: Path, script: Script, *, insertion: str, faults: Faults | None = None
+    tmp: Path,
+    script: Script,
+    *,
+    insertion: str,
+    faults: Faults | None = None,
+    provider: str = "fireworks",
 ) -> AsyncIterator[PttRig]:
-    """Start everything; stop everything on exit (Hark is asked to quit first)."""
+    """Start everything; stop everything on exit (Hark is asked to quit first).
+
+    ``provider`` is ``"fireworks"`` or ``"baseten"``: which emulator Hark talks to.
+    """
+    emulator = {"fireworks": FireworksEmulator, "baseten": BasetenEmulator}[provider]
     with x_display() as display_env, virtual_microphone(tmp) as mic:
-        async with FireworksEmulator(script, api_key=KEY, faults=faults) as emu:
-            env = {**hark_env(tmp, FIREWORKS_API_KEY=KEY), **display_env, **mic.pulse_vars}
+        async with emulator(script, api_key=KEY, faults=faults) as emu:
+            key_var = f"{provider.upper()}_API_KEY"
+            env = {**hark_env(tmp, **{key_var: KEY}), **display_env, **mic.pulse_vars}
             env["XDG_RUNTIME_DIR"] = str(tmp / "run")
             (tmp / "run").mkdir(mode=0o700, exist_ok=True)
-            rig = PttRig(tmp, env, mic, emu)
+            rig = PttRig(tmp, env, mic, emu, provider)
             try:
                 rig.start_target()
                 await rig.start_app(insertion)
