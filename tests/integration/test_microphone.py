@@ -158,7 +158,7 @@ async def test_stop_drains_what_was_captured_and_ends(vmic: VirtualMicrophone) -
 
 
 async def test_drops_are_counted_against_what_is_delivered(vmic: VirtualMicrophone) -> None:
-    mic = MicrophoneSource(max_queued_s=0.1)  # five 20 ms blocks
+    mic = MicrophoneSource(block_ms=20, max_queued_s=0.1)  # five 20 ms blocks
     await mic.start()
     block_frames = round(mic.sample_rate * 0.02)
     await eventually(lambda: mic.captured_frames >= 20 * block_frames)
