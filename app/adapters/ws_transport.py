@@ -72,6 +72,10 @@ async def open_connection(
             open_timeout=open_timeout,
             ssl=ssl_context,
             max_size=16 * 1024 * 1024,
+            # No permessage-deflate: what we send is PCM, which deflate barely shrinks, at
+            # a cost on every frame (it showed in profiles of a dictation made with
+            # bench/desktop_cpu.py --profile); what we receive is small JSON.
+            compression=None,
         )
     except InvalidStatus as exc:
         status = exc.response.status_code

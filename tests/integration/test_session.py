@@ -56,6 +56,16 @@ async def test_connect_delay_loses_no_audio() -> None:
     assert kinds.index(Final) < kinds.index(FlushAck)
 
 
+async def test_audio_is_sent_without_compression() -> None:
+    """No permessage-deflate offered: deflating PCM costs CPU on every frame for little."""
+    async with BasetenEmulator(SCRIPT, api_key=KEY) as emu:
+        session = StreamingSession(BasetenOptions(endpoint=emu.url), KEY, open_connection)
+        await session.run(ArraySource(noise(0.5), 16000))
+    (record,) = emu.connections
+    assert record.status == 101
+    assert "Sec-WebSocket-Extensions" not in record.headers
+
+
 async def test_schema_fallback_replays_audio_and_is_remembered(tmp_path: Path) -> None:
     memory = FileSchemaMemory(tmp_path / "schemas.json")
     async with BasetenEmulator(SCRIPT, api_key=KEY, accept_schema="legacy") as emu:
