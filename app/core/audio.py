@@ -27,14 +27,18 @@ def pcm16_to_float(pcm: bytes | Int16Array) -> FloatArray:
 
 def float_to_pcm16(samples: FloatArray) -> bytes:
     """Convert float32 samples to little-endian signed 16-bit PCM bytes, clipping at full scale."""
-    clipped = np.clip(samples, -1.0, 1.0) * 32767.0
-    return bytes(np.rint(clipped).astype("<i2").tobytes())
+    scaled = np.multiply(samples, 32767.0, dtype=np.float32)
+    np.clip(scaled, -32767.0, 32767.0, out=scaled)
+    np.rint(scaled, out=scaled)
+    return scaled.astype("<i2").tobytes()
 
 
 def to_mono(block: npt.NDArray[np.floating]) -> FloatArray:
     """Average a ``(frames, channels)`` block down to one channel (1-D float32)."""
     if block.ndim == 1:
         return np.asarray(block, dtype=np.float32)
+    if block.shape[1] == 1:  # a microphone opened in mono: a view, no arithmetic
+        return np.asarray(block[:, 0], dtype=np.float32)
     return np.asarray(block.mean(axis=1), dtype=np.float32)
 
 
