@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QPointF, QPropertyAnimation, QRectF, Qt, QTimer
+from PySide6.QtCore import QPointF, QPropertyAnimation, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -262,9 +262,16 @@ class CaptionOverlay(QWidget):
     def set_level(self, rms: float) -> None:
         """Show the input level (0..1) as a thin bar; 0 hides the bar. Never shows the overlay."""
         level = min(1.0, max(0.0, float(rms)))
-        if level != self._level:
-            self._level = level
-            self.update()
+        if level == self._level:
+            return
+        before, self._level = self._level_rect(), level
+        after = self._level_rect()
+        if abs(before.width() - after.width()) >= 2 or before.isEmpty() != after.isEmpty():
+            # Only the meter's strip, and only when the bar visibly moves: a whole repaint
+            # of the translucent panel for every reading was most of the overlay's CPU.
+            self.update(before.united(after))
+        else:
+            self._level = float(before.width()) / max(1, self._meter_strip().width())
 
     def clear(self) -> None:
         """Forget all text and the status, and hide."""
@@ -374,6 +381,11 @@ class CaptionOverlay(QWidget):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(*PANEL_RGB, round(255 * self._settings.opacity)))
         painter.drawRoundedRect(QRectF(self.rect()), RADIUS, RADIUS)
+        if self._meter_strip().contains(event.rect()):  # the meter moved: no text to draw
+            if self._level > 0:
+                painter.fillRect(self._level_rect(), LEVEL_COLOR)
+            painter.end()
+            return
         painter.setPen(FINAL_STYLE.color)
         for line in self._visible:
             line.draw(painter, QPointF(PAD_X, PAD_Y))
@@ -388,9 +400,21 @@ class CaptionOverlay(QWidget):
             painter.setPen(self.status_style.color)
             painter.drawText(QPointF(PAD_X, top + metrics.ascent()), elided)
         if self._level > 0:
-            bar = QRectF(PAD_X, self.height() - 4.0, (self.width() - 2 * PAD_X) * self._level, 2.0)
-            painter.fillRect(bar, LEVEL_COLOR)
+            painter.fillRect(self._level_rect(), LEVEL_COLOR)
         painter.end()
+
+    def _meter_strip(self) -> QRect:
+        """Where the meter's bar can be: 2 px, 4 px above the bottom, between the pads."""
+        return QRect(round(PAD_X), self.height() - 4, self.width() - 2 * round(PAD_X), 2)
+
+    def _level_rect(self) -> QRect:
+        """The meter's bar in whole pixels (empty at level 0)."""
+        strip = self._meter_strip()
+        width = round(strip.width() * self._level)
+        if width <= 0:
+            return QRect()
+        strip.setWidth(width)
+        return strip
 
     def _changed(self, *, show: bool = True) -> None:
         """Re-lay out after new content; show (never activate) and restart the idle timer."""

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 # their contacts themselves and the hotkey backends suppress auto-repeat, so what is
 # left to absorb are duplicate OS events; every millisecond here delays the flush.
 DEBOUNCE_S = 0.01
+METER_INTERVAL_MS = 66
+"""How often the level meter is refreshed: 15 times a second reads as live; each refresh
+that moves the bar costs a repaint and an X round trip (bench/desktop_cpu.py)."""
 
 
 class PushToTalk:
@@ -43,7 +46,7 @@ class PushToTalk:
         make_dictation: Builds the :class:`Dictation` for the current settings.
         report: Shows a one-line problem to the user (notification + overlay).
         level: Returns the microphone level (0..1) while capturing, for the meter.
-        show_level: Receives the level every 50 ms while capturing.
+        show_level: Receives the level every :data:`METER_INTERVAL_MS` while capturing.
         meter_parent: The Qt object that owns the meter's timer (so Qt, not Python's
             garbage collector, destroys it, before the application goes away).
         capture_target: Returns where the text should go, at key-down (default: the
@@ -75,7 +78,7 @@ class PushToTalk:
         self._tick: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._meter = QTimer(meter_parent)
-        self._meter.setInterval(50)
+        self._meter.setInterval(METER_INTERVAL_MS)
         self._meter.timeout.connect(self._update_meter)
 
     # -- configuration ------------------------------------------------------------------

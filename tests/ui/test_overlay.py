@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFontMetricsF, QGuiApplication, QImage
+from PySide6.QtCore import QEvent, QObject, QRect, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QGuiApplication, QImage, QPaintEvent
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.adapters.settings_store import UiStateStore
@@ -192,6 +193,41 @@ def test_level_meter(qtbot: QtBot) -> None:
     overlay.set_level(7.0)
     assert overlay.level == 1.0
     assert overlay.grab().toImage().pixelColor(*point) == LEVEL_COLOR
+
+
+class _PaintSpy(QObject):
+    """Records the rectangle of every paint event of the widget it filters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rects: list[QRect] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if isinstance(event, QPaintEvent):
+            self.rects.append(event.rect())
+        return False
+
+
+def test_level_meter_repaints_only_its_strip(qtbot: QtBot) -> None:
+    overlay = make(qtbot, opacity=1.0)
+    overlay.show_final("u", "x")
+    spy = _PaintSpy()
+    overlay.installEventFilter(spy)
+    qtbot.waitExposed(overlay)
+    QApplication.processEvents()
+    spy.rects.clear()
+    overlay.set_level(0.5)
+    qtbot.waitUntil(lambda: bool(spy.rects), timeout=WAIT_MS)
+    assert all(r.top() >= overlay.height() - 4 and r.height() <= 2 for r in spy.rects), spy.rects
+    spy.rects.clear()
+    overlay.set_level(0.5 + 1e-6)  # the same bar to the pixel: nothing to repaint
+    QApplication.processEvents()
+    assert spy.rects == []
+    overlay.set_level(0.0)  # the bar goes away: its strip is repainted
+    qtbot.waitUntil(lambda: bool(spy.rects), timeout=WAIT_MS)
+    assert overlay.grab().toImage().pixelColor(round(PAD_X) + 2, overlay.height() - 3) != (
+        LEVEL_COLOR
+    )
 
 
 def test_clear_forgets_everything_and_hides(qtbot: QtBot) -> None:
