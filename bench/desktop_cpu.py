@@ -47,6 +47,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of each thread of ``pid`` by thread id ("main" for the main thread)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended
+            continue
+        name = "main" if task.name == str(pid) else task.name
+        out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def thread_delta(before: dict[str, float], after: dict[str, float]) -> str:
+    """The threads that used CPU between two :func:`thread_cpu` readings, busiest first."""
+    used = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    busy = sorted(((v, k) for k, v in used.items() if v > 0), reverse=True)
+    return ", ".join(f"{k} {v:.2f}" for v, k in busy)
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -91,10 +111,11 @@ async def minimal_client(rig: PttRig, wav: Path, audio_s: float) -> tuple[float,
     assert proc.stdout is not None
     assert proc.stdin is not None
     assert (await proc.stdout.readline()).strip() == b"streaming"
-    before = cpu_seconds(proc.pid)
+    before, threads = cpu_seconds(proc.pid), thread_cpu(proc.pid)
     player = rig.mic.play(wav)
     await asyncio.to_thread(player.wait, 120)
     used = cpu_seconds(proc.pid) - before
+    print("minimal client, CPU-s by thread:", thread_delta(threads, thread_cpu(proc.pid)))
     rss = rss_mb(proc.pid)
     proc.stdin.close()
     out = await asyncio.wait_for(proc.stdout.read(), 30)
@@ -107,7 +128,7 @@ def profiler(pid: int, out: str | None, name: str) -> subprocess.Popen[bytes] | 
     """py-spy sampling ``pid`` into ``out``-``name``.txt (collapsed stacks), if asked."""
     if out is None:
         return None
-    command = ["py-spy", "record", "--pid", str(pid), "--rate", "250", "--threads", "--native",
+    command = ["py-spy", "record", "--pid", str(pid), "--rate", "100", "--threads",
                "--format", "raw", "--output", f"{out}-{name}.txt"]  # fmt: skip
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -124,14 +145,18 @@ async def hark_dictation(
     assert rig.app is not None
     rig.clear_target()
     await rig.press()
-    before = cpu_seconds(rig.app.pid)
+    before, threads = cpu_seconds(rig.app.pid), thread_cpu(rig.app.pid)
     spy = profiler(rig.app.pid, profile, "dictation")
     player = rig.mic.play(wav)
     await asyncio.to_thread(player.wait, 120)
     used = cpu_seconds(rig.app.pid) - before
+    print("dictation, CPU-s by thread:", thread_delta(threads, thread_cpu(rig.app.pid)))
     stop_profiler(spy)
     await rig.release()
-    await rig.wait_typed(text.strip(), limit=60)
+    deadline = time.monotonic() + 60
+    while rig.typed().strip() != text.strip():  # a leading space: Hark joins to its last text
+        assert time.monotonic() < deadline, f"target holds {rig.typed()!r}"
+        await asyncio.sleep(0.01)
     return used / audio_s * 60
 
 
@@ -143,11 +168,12 @@ async def hark_captions(
     mark = len(rig.log)
     await asyncio.to_thread(send_command, "captions", address=address)
     await rig.wait_log("microphone", since=mark)
-    before = cpu_seconds(rig.app.pid)
+    before, threads = cpu_seconds(rig.app.pid), thread_cpu(rig.app.pid)
     spy = profiler(rig.app.pid, profile, "captions")
     player = rig.mic.play(wav)
     await asyncio.to_thread(player.wait, 120)
     used = cpu_seconds(rig.app.pid) - before
+    print("captions, CPU-s by thread:", thread_delta(threads, thread_cpu(rig.app.pid)))
     stop_profiler(spy)
     mark = len(rig.log)
     await asyncio.to_thread(send_command, "captions stop", address=address)
