@@ -35,6 +35,11 @@ event loop keeps turning because CTranslate2 releases the GIL while it computes.
 VAD runs on the event loop: one window costs about 0.2 ms (0.6 % of its 32 ms), and
 the session yields to the loop every 16 windows so a client sending faster than real
 time cannot stall it.
+
+The model can be let go between sessions (:meth:`LocalEngine.unload`, which the
+in-process connector calls after an idle time): the engine drops its transcriber,
+and the next session makes and loads it again, its audio waiting meanwhile as on
+first use.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from app.core.agreement import Agreement, drop_after, has_words, pass_words
 from app.core.audio import Framer, pcm16_to_float
@@ -98,6 +103,7 @@ class LocalEngine:
 
     Attributes:
         active_sessions: Sessions being served now.
+        unloads: Times :meth:`unload` let the model go.
         warned_slow: True once a model call ran slower than real time (logged once,
             with the advice to choose a smaller model).
     """
@@ -135,7 +141,9 @@ class LocalEngine:
         self._transcriber_lock = asyncio.Lock()
         self._sessions: set[_Session] = set()
         self._loading: asyncio.Future[None] | None = None
+        self._submitted: set[concurrent.futures.Future[Any]] = set()  # may still run
         self._closed = False
+        self.unloads = 0
 
     # -- the model ------------------------------------------------------------------------
 
@@ -171,7 +179,44 @@ class LocalEngine:
             return self._transcriber
 
     async def _in_executor(self, fn: Callable[[], _T]) -> _T:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+        # The executor's own future, kept until it is done: a call whose awaiting
+        # session was cancelled still runs (and holds the model) until it returns.
+        future = self.executor.submit(fn)
+        self._submitted.add(future)
+        try:
+            return await asyncio.wrap_future(future)
+        finally:
+            if future.done():
+                self._submitted.discard(future)
+
+    @property
+    def loaded(self) -> bool:
+        """True while the engine holds its transcriber (the model loaded or loading)."""
+        return self._transcriber is not None
+
+    @property
+    def busy(self) -> bool:
+        """True while the transcriber is being made or loaded, or a model call still runs."""
+        self._submitted = {f for f in self._submitted if not f.done()}
+        loading = self._loading is not None and not self._loading.done()
+        return loading or self._transcriber_lock.locked() or bool(self._submitted)
+
+    def unload(self) -> bool:
+        """Let the model go, so its memory is freed; the next session loads it again.
+
+        Refused (``False``) while a session is open or :attr:`busy`, or when no model
+        is held. The engine drops its only reference to the transcriber: nothing is
+        left running that holds one, so the model is freed now.
+        """
+        if self._closed or self.active_sessions or self.busy:
+            return False
+        held = self._transcriber is not None
+        self._transcriber = None
+        self._loading = None  # a failed load's error (and its traceback) goes too
+        self._calls = 0  # the next first call warms the new model up: not judged
+        if held:
+            self.unloads += 1
+        return held
 
     async def transcribe(
         self,
