@@ -247,6 +247,15 @@ class LocalOptions(ProviderOptions):
     vad_threshold: float = option(0.5, "Speech probability threshold of the VAD", min=0.0, max=1.0)
     vad_min_silence_ms: int = option(500, "Silence (ms) that ends an utterance", min=0, max=10000)
     beam_width: int = option(5, "Beam search width (1 = greedy, fastest)", min=1, max=10)
+    # How long the app keeps the model loaded while unused: a policy of the app, not of
+    # the engine's address (app.core.providers.local leaves it out of the local: URL).
+    unload_after_min: float = option(
+        5.0,
+        "Free the model's memory after this many idle minutes; the next use loads it "
+        "again (0: never)",
+        min=0.0,
+        max=1440.0,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -114,6 +114,7 @@ class AppController(QObject):
         self.settings = settings
         self.history = history
         self.models = models
+        self._configure_local(settings)
         self._download: ModelDownloadDialog | None = None
         self._microphone: MicrophoneSource | None = None
         self.first_run = first_run
@@ -431,7 +432,13 @@ class AppController(QObject):
         self.tray.set_provider(settings.provider)
         self.ptt.configure(settings, rebuild=rebuild)
         self.history.prune(settings.history_days)
+        self._configure_local(settings)
         self.offer_model_download()
+
+    def _configure_local(self, settings: Settings) -> None:
+        """Give the in-process engine its idle unload delay (it applies at once)."""
+        if isinstance(self.connector, LocalConnector):
+            self.connector.unload_after_s = settings.local.unload_after_min * 60
 
     def offer_model_download(self) -> None:
         """With the local provider and its model not downloaded yet, fetch it now.

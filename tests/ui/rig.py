@@ -19,6 +19,7 @@ from app.adapters.ws_transport import open_connection
 from app.core.settings import OverlaySettings, Settings
 from app.engine.captions import LiveSource
 from app.engine.insertion import Inserter
+from app.engine.ports import Connector
 from app.ui.clipboard import QtClipboard
 from app.ui.controller import AppController
 from app.ui.overlay import CaptionOverlay
@@ -53,6 +54,7 @@ def make_controller(
     devices: Sequence[str],
     keyring: MemoryKeyring | None = None,
     tray_available: bool = True,
+    connector: Connector = open_connection,
     **kwargs: Any,
 ) -> AppController:
     """The app's controller with real widgets, stores under ``tmp_path``, a memory keyring,
@@ -68,7 +70,7 @@ def make_controller(
         server=InstanceServer(str(tmp_path / "ipc.sock")),
         tray=Tray(settings.provider, tray_available=tray_available),
         overlay=overlay,
-        connector=open_connection,
+        connector=connector,
         schema_memory=None,
         devices=lambda: list(devices),
         source_factory=source_factory,

@@ -25,8 +25,9 @@ from app.adapters.settings_store import SettingsStore
 from app.adapters.whisper import SileroVad, WhisperTranscriber
 from app.adapters.ws_server import BASETEN_PATH, serve
 from app.core.errors import HarkError
-from app.core.options import BasetenOptions, FireworksOptions
+from app.core.options import BasetenOptions, FireworksOptions, LocalOptions
 from app.core.settings import OverlaySettings, Settings
+from app.engine.local_connector import LocalConnector
 from app.engine.local_server import LocalEngine
 from app.engine.pacing import RealtimeSource
 from app.ui.controller import AppController
@@ -323,3 +324,21 @@ def test_a_local_serve_needs_no_key_in_the_app_either(
             await engine.aclose()
 
     assert run(loop, scenario()).startswith("Connected to Baseten")
+
+
+def test_the_local_unload_delay_follows_the_settings(
+    qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop
+) -> None:
+    def no_engine(options: LocalOptions) -> LocalEngine:
+        raise AssertionError("no session is opened here")
+
+    connector = LocalConnector(no_engine)
+    settings = Settings(local=LocalOptions(unload_after_min=2.0))
+    c = make_controller(qtbot, tmp_path, settings, connector=connector)
+    assert connector.unload_after_s == 120.0  # from the settings the app starts with
+
+    async def scenario() -> None:
+        c.apply_settings(settings.replace(local=LocalOptions(unload_after_min=0.0)))
+
+    run(loop, scenario())
+    assert connector.unload_after_s == 0.0

@@ -10,7 +10,7 @@ import pytest
 
 from app.adapters.settings_store import SettingsStore, UiStateStore
 from app.core.errors import SettingError
-from app.core.options import BasetenOptions
+from app.core.options import BasetenOptions, LocalOptions
 from app.core.settings import (
     SCHEMA_VERSION,
     HotkeySettings,
@@ -65,6 +65,14 @@ def test_bad_values_reset_one_by_one_with_a_message() -> None:
         "Reset overlay.font_size to its default: 'huge' has the wrong type.",
         "Ignored the unknown setting surprise.",
     ]
+
+
+def test_a_file_without_a_newer_field_reads_it_as_its_default() -> None:
+    data = to_dict(Settings(local=LocalOptions(model="small")))
+    del data["local"]["unload_after_min"]  # a file saved before the field existed
+    settings, problems = from_dict(data)
+    assert problems == []
+    assert settings.local == LocalOptions(model="small", unload_after_min=5.0)
 
 
 def test_migration_from_a_versionless_file_takes_keys_out() -> None:

@@ -58,6 +58,7 @@ LABELS = {
     "microphone": "Microphone",
     "insertion": "Insertion method",
     "captions_limit_min": "Stop captions after",
+    "unload_after_min": "Unload the model after",
     "hotkey": "Hotkey",
     "mode": "Activation mode",
     "font_size": "Font size",
