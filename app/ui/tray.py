@@ -211,6 +211,10 @@ class Tray(QObject):
 
     def set_recent(self, transcripts: list[str]) -> None:
         """List recent transcripts, newest first, each with Copy and Insert."""
+        # clear() drops the actions but not the submenus addMenu() made (children of the
+        # menu): without this, every dictation left ten menus and their actions behind.
+        for entry in self.recent_menu.findChildren(QMenu):
+            entry.deleteLater()
         self.recent_menu.clear()
         if not transcripts:
             empty = self.recent_menu.addAction("(none yet)")

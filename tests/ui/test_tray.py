@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QCoreApplication, QEvent
+from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
 from app.ui.icons import state_icon
@@ -84,6 +86,18 @@ def test_recent_transcripts_copy_or_insert(qtbot: QtBot) -> None:
     with qtbot.waitSignal(tray.transcript_insert_requested) as inserted:
         insert.trigger()
     assert inserted.args == [long]
+
+
+def test_refreshing_recent_transcripts_frees_the_old_entries(qtbot: QtBot) -> None:
+    tray = Tray("baseten", tray_available=True)
+    for n in range(20):
+        tray.set_recent([f"Transcript {n}.", "Older one."])
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert len(tray.recent_menu.findChildren(QMenu)) == 2
+    assert [a.menu().title() for a in tray.recent_menu.actions()] == [
+        "Transcript 19.",
+        "Older one.",
+    ]
 
 
 def test_without_a_system_tray_a_control_window_replaces_it(qtbot: QtBot) -> None:
