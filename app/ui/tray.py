@@ -122,6 +122,8 @@ class Tray(QObject):
             action.triggered.connect(lambda _=False, n=name: self.provider_selected.emit(n))
             self.provider_actions[name] = action
         self.recent_menu = self.menu.addMenu("Recent transcripts")
+        self._recent_none: QAction | None = None
+        self._recent_entries: list[QMenu] = []
         self.set_recent([])
         self.setup_action = self._action("Set up Hark…", self.setup_requested.emit)
         self.settings_action = self._action("Settings…", self.settings_requested.emit)
@@ -210,26 +212,38 @@ class Tray(QObject):
             action.setChecked(True)
 
     def set_recent(self, transcripts: list[str]) -> None:
-        """List recent transcripts, newest first, each with Copy and Insert."""
-        # clear() drops the actions but not the submenus addMenu() made (children of the
-        # menu): without this, every dictation left ten menus and their actions behind.
-        for entry in self.recent_menu.findChildren(QMenu):
-            entry.deleteLater()
-        self.recent_menu.clear()
-        if not transcripts:
-            empty = self.recent_menu.addAction("(none yet)")
-            empty.setEnabled(False)
-            return
-        for text in transcripts:
+        """List recent transcripts, newest first, each with Copy and Insert.
+
+        The entries are made once and then re-used (titles and texts replaced, spare ones
+        hidden): the list is refreshed after every dictation, and menus rebuilt each time
+        were never all freed (QMenu.clear() leaves addMenu()'s submenus behind, and the
+        connected lambdas with them), so memory grew with every dictation.
+        """
+        if self._recent_none is None:
+            self._recent_none = self.recent_menu.addAction("(none yet)")
+            self._recent_none.setEnabled(False)
+        self._recent_none.setVisible(not transcripts)
+        while len(self._recent_entries) < len(transcripts):
+            self._recent_entries.append(self._recent_entry())
+        for n, entry in enumerate(self._recent_entries):
+            shown = n < len(transcripts)
+            entry.menuAction().setVisible(shown)
+            text = transcripts[n] if shown else ""
             label = text if len(text) <= 60 else text[:57] + "…"
-            entry = self.recent_menu.addMenu(label.replace("&", "&&"))
+            entry.setTitle(label.replace("&", "&&"))
             entry.setToolTip(text)
-            copy = entry.addAction("Copy")
-            copy.triggered.connect(lambda _=False, t=text: self.transcript_chosen.emit(t))
-            insert = entry.addAction("Insert into the focused window")
-            insert.triggered.connect(
-                lambda _=False, t=text: self.transcript_insert_requested.emit(t)
-            )
+            for action in entry.actions():
+                action.setData(text)
+
+    def _recent_entry(self) -> QMenu:
+        entry = self.recent_menu.addMenu("")
+        copy = entry.addAction("Copy")
+        copy.triggered.connect(lambda _=False, a=copy: self.transcript_chosen.emit(a.data()))
+        insert = entry.addAction("Insert into the focused window")
+        insert.triggered.connect(
+            lambda _=False, a=insert: self.transcript_insert_requested.emit(a.data())
+        )
+        return entry
 
     def notify(self, title: str, message: str, *, error: bool = False) -> None:
         """A desktop notification (a balloon from the tray icon where there is one)."""
