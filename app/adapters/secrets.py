@@ -7,10 +7,8 @@ store at all (``fail``/``null``), with a message saying what to install instead.
 from __future__ import annotations
 
 import os
-
-import keyring
-import keyring.backend
-import keyring.errors
+import threading
+from typing import TYPE_CHECKING
 
 from app.core.errors import MissingKeyError, SecretStoreError
 from app.core.options import KEY_ENV_VARS
@@ -20,6 +18,9 @@ SERVICE = "hark"
 ENV_VARS = KEY_ENV_VARS
 
 _UNUSABLE = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
+
+if TYPE_CHECKING:
+    import keyring.backend
 
 
 def backend_name(backend: keyring.backend.KeyringBackend) -> str:
@@ -33,11 +34,28 @@ class KeyringSecretStore:
 
     Args:
         backend: A specific backend (tests pass an in-memory one); default: the
-            backend ``keyring`` selects for this system.
+            backend ``keyring`` selects for this system, chosen at the first use.
+
+    The ``keyring`` library is imported, and the system's backend chosen (which can
+    talk to D-Bus), only when a key is first needed: not on the app's way to its tray,
+    and not in the 13 MB of an idle app that has not used a key yet.
     """
 
     def __init__(self, backend: keyring.backend.KeyringBackend | None = None) -> None:
-        self._backend = backend or keyring.get_keyring()
+        self._given = backend
+        self._chosen: keyring.backend.KeyringBackend | None = None
+        self._lock = threading.Lock()  # keys are read on worker threads, too
+
+    @property
+    def _backend(self) -> keyring.backend.KeyringBackend:
+        if self._given is not None:
+            return self._given
+        with self._lock:
+            if self._chosen is None:
+                import keyring
+
+                self._chosen = keyring.get_keyring()
+            return self._chosen
 
     @property
     def backend(self) -> str:
@@ -62,6 +80,8 @@ class KeyringSecretStore:
 
     def get(self, provider: str) -> str | None:
         """Return the stored key, or ``None`` (also when no usable keyring exists)."""
+        import keyring.errors
+
         if not self.usable():
             return None
         try:
@@ -71,6 +91,8 @@ class KeyringSecretStore:
 
     def set(self, provider: str, key: str) -> None:
         """Store ``key``; raises :class:`SecretStoreError` when the keyring refuses."""
+        import keyring.errors
+
         self._check()
         try:
             self._backend.set_password(SERVICE, provider, key)
@@ -79,6 +101,8 @@ class KeyringSecretStore:
 
     def delete(self, provider: str) -> bool:
         """Delete the stored key; return whether there was one."""
+        import keyring.errors
+
         self._check()
         try:
             self._backend.delete_password(SERVICE, provider)

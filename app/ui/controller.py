@@ -165,13 +165,6 @@ class AppController(QObject):
         log.info("tray shown")
         for line in self.problems:
             self.report("Settings", line)
-        if not self.secrets.usable() and self.settings.provider in KEYED_PROVIDERS:
-            self.report(
-                "No secure keyring",
-                "API keys cannot be stored on this system (no Secret Service). Use the "
-                "provider's environment variable, e.g. BASETEN_API_KEY, or install "
-                "gnome-keyring or KWallet.",
-            )
         if self.first_run:
             self.open_setup()
         elif open_settings:
@@ -372,6 +365,12 @@ class AppController(QObject):
         except MissingKeyError:
             if key_optional(settings.provider_options()):
                 return ""  # e.g. `hark serve` on this machine, which takes any client
+            if not self.secrets.usable():  # said here, not at start-up: see KeyringSecretStore
+                raise MissingKeyError(
+                    f"No {title} API key, and no secure keyring to keep one on this system: "
+                    f"set the {ENV_VARS[provider]} environment variable, or install "
+                    "gnome-keyring or KWallet."
+                ) from None
             raise MissingKeyError(
                 f"No {title} API key: open Settings to add one "
                 f"(or set the {ENV_VARS[provider]} environment variable)."

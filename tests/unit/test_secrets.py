@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import keyring
 import pytest
 from keyring.backends import fail, null
 
@@ -90,3 +91,21 @@ def test_keys_set_reads_one_line_from_stdin_and_never_prints_it(
     assert "sk-secret-42" not in out + err
     assert "baseten: set in the keyring" in out
     assert "together: not set" in out
+
+
+def test_the_system_keyring_is_chosen_at_the_first_use_not_at_start_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chosen: list[MemoryKeyring] = []
+
+    def get_keyring() -> MemoryKeyring:
+        chosen.append(MemoryKeyring())
+        return chosen[-1]
+
+    monkeypatch.setattr(keyring, "get_keyring", get_keyring)
+    store = KeyringSecretStore()  # what the app makes before its tray shows
+    assert chosen == []
+    assert store.get("baseten") is None
+    store.set("baseten", "k-1")
+    assert store.get("baseten") == "k-1"
+    assert len(chosen) == 1  # chosen once, then kept
