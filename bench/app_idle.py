@@ -37,6 +37,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--idle-s", type=float, default=20.0)
     parser.add_argument(
+        "--provider", default="local", help="the provider in the settings file (default: local)"
+    )
+    parser.add_argument(
         "--settle-s",
         type=float,
         default=6.0,
@@ -56,7 +59,9 @@ def main() -> None:
         }
         (root / "run").mkdir(mode=0o700)
         (root / "config" / "hark").mkdir(parents=True)
-        (root / "config" / "hark" / "settings.json").write_text(json.dumps({"version": 1}))
+        (root / "config" / "hark" / "settings.json").write_text(
+            json.dumps({"version": 1, "provider": args.provider})
+        )
         start = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "app", "-v"], env=env, stderr=subprocess.PIPE, text=True

@@ -9,14 +9,10 @@ uses this to hand over to the running one, and later the ``hark toggle`` and
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 import sys
-import tempfile
 from pathlib import Path
-
-import platformdirs
 
 from app.core.errors import HarkError
 
@@ -27,11 +23,21 @@ class NotRunningError(HarkError):
 
 def ipc_address() -> str:
     """The server name for ``QLocalServer``: a socket path, or a pipe name on Windows."""
+    # Imports are local: `hark ptt` runs this on every key press, so what it imports is
+    # its start-up time (tempfile alone pulls in shutil, bz2, lzma and random).
     if sys.platform == "win32":
+        import getpass
+
         return f"hark-{getpass.getuser()}"
-    if sys.platform == "darwin" or os.environ.get("XDG_RUNTIME_DIR"):
+    if sys.platform == "darwin":
+        import platformdirs
+
         runtime = Path(platformdirs.user_runtime_dir("hark", appauthor=False))
+    elif os.environ.get("XDG_RUNTIME_DIR"):  # what platformdirs gives on Linux and BSD
+        runtime = Path(os.environ["XDG_RUNTIME_DIR"]) / "hark"
     else:  # no session runtime dir (e.g. over ssh): a private folder in the temp dir
+        import tempfile
+
         runtime = Path(tempfile.gettempdir()) / f"hark-{os.getuid()}"
     runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
     return str(runtime / "ipc.sock")
