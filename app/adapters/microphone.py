@@ -25,18 +25,18 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-import numpy as np
-import numpy.typing as npt
-
-from app.core.audio import rms_level
 from app.core.errors import AudioInputError
+
+if TYPE_CHECKING:  # annotations only: numpy loads with the first capture
+    import numpy as np
+    import numpy.typing as npt
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-FloatBlock = npt.NDArray[np.float32]
+FloatBlock: TypeAlias = "npt.NDArray[np.float32]"
 
 NO_MICROPHONE = "No microphone found. Connect one or pick another in Settings."
 PORTAUDIO_MISSING = (
@@ -335,6 +335,8 @@ class MicrophoneSource:
 
         Computed when read (a meter reads a few times a second), not for every block.
         """
+        from app.core.audio import rms_level
+
         block = self._latest
         return 0.0 if block is None else min(1.0, rms_level(block))
 

@@ -12,6 +12,8 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
+from app.core.framing import Framer as Framer  # where it lived; providers use framing
+
 FloatArray = npt.NDArray[np.float32]
 Int16Array = npt.NDArray[np.int16]
 
@@ -77,46 +79,6 @@ class StreamResampler:
     def finish(self) -> FloatArray:
         """Flush the resampler's delay line; call once after the last block."""
         return self.process(np.zeros(0, dtype=np.float32), last=True)
-
-
-class Framer:
-    """Cuts a byte stream into frames of exactly ``frame_bytes``.
-
-    Calling contract: :meth:`push` returns every complete frame; :meth:`flush` returns
-    the remainder once, zero-padded to a full frame when ``pad`` (Baseten's rule) or as
-    is otherwise, and nothing when there is no remainder.
-    """
-
-    def __init__(self, frame_bytes: int) -> None:
-        if frame_bytes <= 0:
-            raise ValueError("frame_bytes must be positive")
-        self.frame_bytes = frame_bytes
-        self._pending = bytearray()
-
-    @property
-    def pending(self) -> int:
-        """Bytes buffered that do not yet fill a frame."""
-        return len(self._pending)
-
-    def push(self, data: bytes) -> list[bytes]:
-        """Add bytes; return the complete frames they finish."""
-        self._pending += data
-        n = len(self._pending) // self.frame_bytes * self.frame_bytes
-        frames = [
-            bytes(self._pending[i : i + self.frame_bytes]) for i in range(0, n, self.frame_bytes)
-        ]
-        del self._pending[:n]
-        return frames
-
-    def flush(self, pad: bool) -> list[bytes]:
-        """Return the last, partial frame (zero-padded when ``pad``) and empty the buffer."""
-        if not self._pending:
-            return []
-        tail = bytes(self._pending)
-        self._pending.clear()
-        if pad:
-            tail += b"\x00" * (self.frame_bytes - len(tail))
-        return [tail]
 
 
 def pcm16_to_mulaw(pcm: bytes) -> bytes:

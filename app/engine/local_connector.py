@@ -28,18 +28,20 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from app.core.errors import EndpointUnreachableError
 from app.core.options import LocalOptions
 from app.core.providers.base import ConnectRequest
 from app.core.providers.local import SCHEME, parse_local_url
-from app.engine.local_server import LocalEngine
 from app.engine.ports import Connection, Connector
+
+if TYPE_CHECKING:  # made by the factory: its model code loads with the first local use
+    from app.engine.local_server import LocalEngine
 
 log = logging.getLogger(__name__)
 
-EngineFactory = Callable[[LocalOptions], LocalEngine]
+EngineFactory: TypeAlias = "Callable[[LocalOptions], LocalEngine]"
 """Makes the engine for a model: gets the model, device and compute type of a URL."""
 
 _Key: TypeAlias = tuple[str, str, str]  # model, device, compute type

@@ -8,13 +8,14 @@ parameters. Each is a structural ``Protocol``: implementers need not import this
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Protocol
 
 from app.core.local_types import TranscriptionResult
 from app.core.providers.base import ConnectRequest
+
+if TYPE_CHECKING:  # annotations only: numpy loads with the audio
+    import numpy as np
+    import numpy.typing as npt
 
 
 class Connection(Protocol):

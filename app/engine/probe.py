@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from app.core.options import ProviderOptions
 from app.engine.ports import Connector, SchemaMemory
 from app.engine.session import StreamingSession
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 class _Silence:
@@ -20,6 +22,8 @@ class _Silence:
     channels = 1
 
     async def blocks(self) -> AsyncIterator[npt.NDArray[np.float32]]:
+        import numpy as np
+
         for _ in range(25):
             yield np.zeros((320, 1), dtype=np.float32)
             await asyncio.sleep(0)

@@ -32,7 +32,6 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
-from app.core.audio import StreamResampler, float_to_pcm16
 from app.core.errors import EndpointUnreachableError, ProviderFailure, SessionTimeout
 from app.core.events import (
     ConfigRejected,
@@ -306,6 +305,9 @@ class StreamingSession:
     @staticmethod
     async def _pump(source: AudioSource, rate: int, queue: asyncio.Queue[bytes | None]) -> None:
         """Read the source into ``queue`` as 16-bit PCM at ``rate``; ``None`` marks the end."""
+        # Here, not at the top: numpy and soxr load with the first session, not the app.
+        from app.core.audio import StreamResampler, float_to_pcm16
+
         resampler = StreamResampler(source.sample_rate, source.channels, rate)
         async for block in source.blocks():
             out = resampler.process(block)

@@ -23,16 +23,18 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, TypeAlias
 
 from app.core.errors import AudioInputError, HarkError
 from app.engine.captions import LiveSource
 
+if TYPE_CHECKING:  # annotations only: numpy loads with the audio
+    import numpy as np
+    import numpy.typing as npt
+
 log = logging.getLogger(__name__)
 
-FloatBlock = npt.NDArray[np.float32]
+FloatBlock: TypeAlias = "npt.NDArray[np.float32]"
 
 MICROPHONE_STOPPED = "The microphone stopped. Check it, or pick another in Settings."
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from app.engine.ports import AudioSource
+
+if TYPE_CHECKING:  # annotations only: numpy loads with the audio
+    import numpy as np
+    import numpy.typing as npt
 
 
 class EndingSource:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QDialog
@@ -30,7 +30,6 @@ from app.adapters.models import ModelStore
 from app.adapters.secrets import ENV_VARS, KeyringSecretStore, resolve_key
 from app.adapters.settings_store import SettingsStore, UiStateStore
 from app.adapters.state import FileSchemaMemory
-from app.adapters.whisper import whisper_factories
 from app.adapters.ws_transport import open_connection
 from app.core.errors import HarkError, MissingKeyError
 from app.core.events import Event, Final, Partial
@@ -46,9 +45,7 @@ from app.engine.captions import LiveCaptions, LiveSource
 from app.engine.dictation import Dictation, DictationResult
 from app.engine.insertion import Inserter, Outcome
 from app.engine.local_connector import LocalConnector
-from app.engine.local_server import LocalEngine
 from app.engine.ports import Clipboard, Connector, SchemaMemory
-from app.engine.probe import check_connection
 from app.engine.shared_microphone import SharedMicrophone
 from app.ui.clipboard import QtClipboard
 from app.ui.model_dialog import ModelDownloadDialog, ModelsWidget
@@ -58,6 +55,9 @@ from app.ui.settings_dialog import SettingsDialog
 from app.ui.setup import SetupWindow
 from app.ui.single_instance import InstanceServer
 from app.ui.tray import Tray
+
+if TYPE_CHECKING:
+    from app.engine.local_server import LocalEngine
 
 log = logging.getLogger(__name__)
 
@@ -551,6 +551,8 @@ class AppController(QObject):
             key = typed_key or await self._key_for(settings)
             if self.secret_filter is not None and key:
                 self.secret_filter.add(key)
+            from app.engine.probe import check_connection
+
             message = await check_connection(
                 settings.provider_options(), key, self.connector, schema_memory=self.schema_memory
             )
@@ -605,4 +607,7 @@ def build_controller(
 
 def _local_engine(options: LocalOptions) -> LocalEngine:
     """The in-process local engine for ``options``' model (captions, dictation, a test)."""
+    from app.adapters.whisper import whisper_factories
+    from app.engine.local_server import LocalEngine
+
     return LocalEngine(*whisper_factories(options), max_sessions=3)

@@ -17,7 +17,6 @@ import re
 from typing import Any, ClassVar
 
 from app.core import jsonwire
-from app.core.audio import Framer, pcm16_to_mulaw
 from app.core.errors import SettingError
 from app.core.events import (
     ConfigRejected,
@@ -29,6 +28,7 @@ from app.core.events import (
     Segment,
     Word,
 )
+from app.core.framing import Framer
 from app.core.options import BasetenOptions
 from app.core.providers.base import ConnectRequest, State, StreamingProtocol
 from app.core.urls import check_endpoint
@@ -234,7 +234,11 @@ class BasetenProtocol(StreamingProtocol):
         self._require(State.STREAMING)
         if len(pcm) % 2:
             raise ValueError(f"PCM must be whole 16-bit samples, got {len(pcm)} bytes")
-        self._outgoing.extend(self._framer.push(pcm16_to_mulaw(pcm) if self._mulaw else pcm))
+        if self._mulaw:
+            from app.core.audio import pcm16_to_mulaw  # numpy, for this encoding only
+
+            pcm = pcm16_to_mulaw(pcm)
+        self._outgoing.extend(self._framer.push(pcm))
 
     def flush(self) -> None:
         """Queue the remainder as one frame padded with silence, then ``end_audio``."""

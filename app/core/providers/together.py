@@ -14,8 +14,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from app.core.audio import Framer
 from app.core.events import Final, FlushAck, Partial, ProviderError, SessionReady
+from app.core.framing import Framer
 from app.core.options import TogetherOptions
 from app.core.providers.base import ConnectRequest, State, StreamingProtocol
 from app.core.providers.wire import format_number, join_query, parse_object

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.audio import rms_level
 from app.core.errors import HarkError
 from app.engine.captions import LiveSource
 from app.ui.setup import texts
@@ -128,6 +127,8 @@ class MicrophonePage(QWidget):
     async def _listen(self, source: LiveSource) -> None:
         self._source = source
         problem = ""
+        from app.core.audio import rms_level  # numpy: loaded when the page listens
+
         try:
             await source.start()
             async for block in source.blocks():
