@@ -214,6 +214,10 @@ class MicrophoneSource:
             pipeline, so the cost of streaming follows the block rate, not the
             sample rate (bench/desktop_cpu.py). A release ends the capture without
             waiting for a block, so the flush is not delayed by it.
+        blocks_per_wake: Blocks the callback gathers before it wakes the event loop
+            (2: every 64 ms). Each wake-up is a hop to the Qt thread and a pass of the
+            session's tasks; the blocks still held when the capture stops are
+            delivered as it closes, so none is lost.
         max_queued_s: Seconds of audio kept while the consumer lags; beyond that the
             oldest blocks are dropped (counted in ``dropped_blocks``, logged once).
         stall_timeout_s: With no audio for this long (from the start, too) while
@@ -235,6 +239,7 @@ class MicrophoneSource:
         device: str = "",
         block_ms: int = 32,
         *,
+        blocks_per_wake: int = 2,
         max_queued_s: float = 10.0,
         stall_timeout_s: float = 4.0,
         open_timeout_s: float = 10.0,
@@ -244,6 +249,7 @@ class MicrophoneSource:
             raise ValueError("block_ms must be positive")
         self.device = device
         self.block_ms = block_ms
+        self.blocks_per_wake = max(1, blocks_per_wake)
         self.max_queued_s = max_queued_s
         self.stall_timeout_s = stall_timeout_s
         self.open_timeout_s = open_timeout_s
@@ -267,6 +273,9 @@ class MicrophoneSource:
         self._closed: asyncio.Future[None] | None = None
         self._last_audio_at = 0.0
         self._latest: FloatBlock | None = None  # for the level meter
+        # Gathered by PortAudio's thread between wake-ups; read by the closing thread
+        # once the stream has stopped (PortAudio calls back no more by then).
+        self._held: list[FloatBlock] = []
         self._watchdog: asyncio.TimerHandle | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -387,11 +396,17 @@ class MicrophoneSource:
         devices, default = _input_devices(sd)
         device = _choose(devices, default, self.device)
         call = loop.call_soon_threadsafe
-        enqueue, finished = self._enqueue, self._finished
+        enqueue, finished = self._enqueue_all, self._finished
+        held, per_wake = self._held, self.blocks_per_wake
 
         def callback(indata: FloatBlock, frames: int, time_info: Any, status: Any) -> None:
+            held.append(indata.copy())
+            if len(held) < per_wake:
+                return
+            batch = held[:]
+            held.clear()
             try:
-                call(enqueue, indata.copy())
+                call(enqueue, batch)
             except RuntimeError:  # the event loop is closed: nobody listens any more
                 raise sd.CallbackAbort from None
 
@@ -430,6 +445,10 @@ class MicrophoneSource:
         )
 
     # -- back on the loop ------------------------------------------------------------------
+
+    def _enqueue_all(self, blocks: list[FloatBlock]) -> None:
+        for block in blocks:
+            self._enqueue(block)
 
     def _enqueue(self, block: FloatBlock) -> None:
         """Queue one block from the callback; drop the oldest when the queue is full."""
@@ -491,7 +510,14 @@ class MicrophoneSource:
             if not closed.done():
                 closed.set_result(None)
 
-        closing = _in_daemon_thread(loop, lambda: _close(stream), name="hark-mic-close")
+        def close_and_deliver_the_rest() -> None:
+            _close(stream)  # once stopped, PortAudio's thread touches _held no more
+            rest = self._held[:]
+            self._held.clear()
+            if rest:  # queued before the closing's outcome, so before the end
+                loop.call_soon_threadsafe(self._enqueue_all, rest)
+
+        closing = _in_daemon_thread(loop, close_and_deliver_the_rest, name="hark-mic-close")
         closing.add_done_callback(done)
 
 

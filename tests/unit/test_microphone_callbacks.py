@@ -80,3 +80,25 @@ async def test_blocks_delivered_while_the_device_opens_are_kept(
 
     assert source.captured_frames == 2 * FRAMES
     assert [round(float(b[0, 0]), 2) for b in got] == [0.1, 0.2]  # the first word's audio
+
+
+class _ThreeBlockStream(_EagerStream):
+    early_blocks = 3
+
+
+async def test_blocks_still_held_when_the_capture_stops_are_delivered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Blocks reach the loop in twos; the odd one out comes as the stream closes."""
+    sd = _stand_in()
+    sd.InputStream = _ThreeBlockStream  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sounddevice", sd)
+    source = MicrophoneSource(block_ms=BLOCK_MS, blocks_per_wake=2)
+    await source.start()
+    assert source.captured_frames == 2 * FRAMES  # one wake-up for the first two
+    source.stop()
+    got = [block async for block in source.blocks()]
+    await source.aclose()
+
+    assert [round(float(b[0, 0]), 2) for b in got] == [0.1, 0.2, 0.3]
+    assert source.captured_frames == 3 * FRAMES
