@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,7 @@ OFFSETS_KEY = "overlay_offsets"
 DEFAULT_OFFSET = 48
 FADE_MS = 400
 PAD_X, PAD_Y, RADIUS, GAP = 18.0, 10.0, 12.0, 4.0
+LEVEL_STEPS = 20  # the meter's resolution: 5 % of its width
 _MAX_FINAL_CHARS = 6000  # older finals are dropped: far more than 12 lines ever show
 
 
@@ -261,17 +263,14 @@ class CaptionOverlay(QWidget):
 
     def set_level(self, rms: float) -> None:
         """Show the input level (0..1) as a thin bar; 0 hides the bar. Never shows the overlay."""
-        level = min(1.0, max(0.0, float(rms)))
+        # Shown in steps of 1/LEVEL_STEPS (any sound shows at least one); only a change of
+        # step repaints, and only the meter's strip: a whole repaint of the translucent
+        # panel for every reading was most of the overlay's CPU.
+        level = math.ceil(min(1.0, max(0.0, float(rms))) * LEVEL_STEPS) / LEVEL_STEPS
         if level == self._level:
             return
         before, self._level = self._level_rect(), level
-        after = self._level_rect()
-        if abs(before.width() - after.width()) >= 2 or before.isEmpty() != after.isEmpty():
-            # Only the meter's strip, and only when the bar visibly moves: a whole repaint
-            # of the translucent panel for every reading was most of the overlay's CPU.
-            self.update(before.united(after))
-        else:
-            self._level = float(before.width()) / max(1, self._meter_strip().width())
+        self.update(before.united(self._level_rect()))
 
     def clear(self) -> None:
         """Forget all text and the status, and hide."""

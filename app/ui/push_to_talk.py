@@ -31,9 +31,11 @@ log = logging.getLogger(__name__)
 # their contacts themselves and the hotkey backends suppress auto-repeat, so what is
 # left to absorb are duplicate OS events; every millisecond here delays the flush.
 DEBOUNCE_S = 0.01
-METER_INTERVAL_MS = 66
-"""How often the level meter is refreshed: 15 times a second reads as live; each refresh
-that moves the bar costs a repaint and an X round trip (bench/desktop_cpu.py)."""
+METER_INTERVAL_MS = 100
+"""How often the level meter is read: 10 times a second still reads as live. Under X11
+every repaint that moves the bar costs about a millisecond of the Qt thread (a round trip
+to the server included); at 20 a second the meter was a third of the CPU of a dictation
+(bench/desktop_cpu.py, with the meter and without)."""
 
 
 class PushToTalk:

@@ -216,13 +216,14 @@ def test_level_meter_repaints_only_its_strip(qtbot: QtBot) -> None:
     qtbot.waitExposed(overlay)
     QApplication.processEvents()
     spy.rects.clear()
-    overlay.set_level(0.5)
+    overlay.set_level(0.51)
     qtbot.waitUntil(lambda: bool(spy.rects), timeout=WAIT_MS)
     assert all(r.top() >= overlay.height() - 4 and r.height() <= 2 for r in spy.rects), spy.rects
     spy.rects.clear()
-    overlay.set_level(0.5 + 1e-6)  # the same bar to the pixel: nothing to repaint
+    overlay.set_level(0.54)  # the same step (5 % of the width): nothing to repaint
     QApplication.processEvents()
     assert spy.rects == []
+    assert overlay.level == 0.55
     overlay.set_level(0.0)  # the bar goes away: its strip is repainted
     qtbot.waitUntil(lambda: bool(spy.rects), timeout=WAIT_MS)
     assert overlay.grab().toImage().pixelColor(round(PAD_X) + 2, overlay.height() - 3) != (
