@@ -208,16 +208,17 @@ class MicrophoneSource:
     Args:
         device: Device name: exact match, else case-insensitive substring; empty or
             not found (logged): the default input device.
-        block_ms: Milliseconds of audio per block. 32 ms (Silero VAD's 512-sample
-            window at 16 kHz, what Baseten's frames hold) rather than 20: every block
-            costs a PortAudio wake-up, a hop to the loop and a pass through the
-            pipeline, so the cost of streaming follows the block rate, not the
-            sample rate (bench/desktop_cpu.py). A release ends the capture without
-            waiting for a block, so the flush is not delayed by it.
+        block_ms: Milliseconds of audio per block. Stopping the stream at a release
+            waits for the block in progress, so the block sets part of the time from
+            release to text: 32 ms blocks cost 25-50 ms more there than 20 ms ones
+            (bench/ptt_latency.py), though PortAudio's thread costs less CPU with them
+            (0.55 vs 0.88 CPU-s per audio minute).
         blocks_per_wake: Blocks the callback gathers before it wakes the event loop
-            (2: every 64 ms). Each wake-up is a hop to the Qt thread and a pass of the
-            session's tasks; the blocks still held when the capture stops are
-            delivered as it closes, so none is lost.
+            (3: every 60 ms). Each wake-up is a hop to the Qt thread and a pass of the
+            session's tasks, so the CPU of streaming on the Qt thread follows the
+            wake-up rate (bench/desktop_cpu.py); the blocks still held when the
+            capture stops are delivered as it closes, so none is lost and the flush
+            waits for none.
         max_queued_s: Seconds of audio kept while the consumer lags; beyond that the
             oldest blocks are dropped (counted in ``dropped_blocks``, logged once).
         stall_timeout_s: With no audio for this long (from the start, too) while
@@ -237,9 +238,9 @@ class MicrophoneSource:
     def __init__(
         self,
         device: str = "",
-        block_ms: int = 32,
+        block_ms: int = 20,
         *,
-        blocks_per_wake: int = 2,
+        blocks_per_wake: int = 3,
         max_queued_s: float = 10.0,
         stall_timeout_s: float = 4.0,
         open_timeout_s: float = 10.0,
