@@ -139,25 +139,32 @@ def stop_profiler(spy: subprocess.Popen[bytes] | None) -> None:
         spy.wait(30)
 
 
+async def played(rig: PttRig, wav: Path, audio_s: float, name: str, profile: str | None) -> float:
+    """Play ``wav`` into the microphone; Hark's CPU-seconds over it, per audio minute."""
+    assert rig.app is not None
+    before, threads = cpu_seconds(rig.app.pid), thread_cpu(rig.app.pid)
+    spy = profiler(rig.app.pid, profile, name)
+    player = rig.mic.play(wav)
+    await asyncio.to_thread(player.wait, 120)
+    used = cpu_seconds(rig.app.pid) - before
+    print(f"{name}, CPU-s by thread:", thread_delta(threads, thread_cpu(rig.app.pid)))
+    stop_profiler(spy)
+    return used / audio_s * 60
+
+
 async def hark_dictation(
     rig: PttRig, wav: Path, audio_s: float, text: str, profile: str | None = None
 ) -> float:
     assert rig.app is not None
     rig.clear_target()
     await rig.press()
-    before, threads = cpu_seconds(rig.app.pid), thread_cpu(rig.app.pid)
-    spy = profiler(rig.app.pid, profile, "dictation")
-    player = rig.mic.play(wav)
-    await asyncio.to_thread(player.wait, 120)
-    used = cpu_seconds(rig.app.pid) - before
-    print("dictation, CPU-s by thread:", thread_delta(threads, thread_cpu(rig.app.pid)))
-    stop_profiler(spy)
+    cpu = await played(rig, wav, audio_s, "dictation", profile)
     await rig.release()
     deadline = time.monotonic() + 60
     while rig.typed().strip() != text.strip():  # a leading space: Hark joins to its last text
         assert time.monotonic() < deadline, f"target holds {rig.typed()!r}"
         await asyncio.sleep(0.01)
-    return used / audio_s * 60
+    return cpu
 
 
 async def hark_captions(
@@ -168,17 +175,11 @@ async def hark_captions(
     mark = len(rig.log)
     await asyncio.to_thread(send_command, "captions", address=address)
     await rig.wait_log("microphone", since=mark)
-    before, threads = cpu_seconds(rig.app.pid), thread_cpu(rig.app.pid)
-    spy = profiler(rig.app.pid, profile, "captions")
-    player = rig.mic.play(wav)
-    await asyncio.to_thread(player.wait, 120)
-    used = cpu_seconds(rig.app.pid) - before
-    print("captions, CPU-s by thread:", thread_delta(threads, thread_cpu(rig.app.pid)))
-    stop_profiler(spy)
+    cpu = await played(rig, wav, audio_s, "captions", profile)
     mark = len(rig.log)
     await asyncio.to_thread(send_command, "captions stop", address=address)
     await rig.wait_log("live captions: idle", since=mark)
-    return used / audio_s * 60
+    return cpu
 
 
 async def run(rounds: int, seconds: float, profile: str | None) -> None:

@@ -205,11 +205,27 @@ def test_toggle_from_the_tray_acts_like_hark_toggle(
     run(loop, scenario())
 
 
+@pytest.mark.parametrize(
+    ("secure_keyring", "message"),
+    [
+        (True, "No Together AI API key: open Settings to add one "
+               "(or set the TOGETHER_API_KEY environment variable)."),
+        (False, "No Together AI API key, and no secure keyring to keep one on this system: "
+                "set the TOGETHER_API_KEY environment variable, or install gnome-keyring "
+                "or KWallet."),
+    ],
+)  # fmt: skip
 def test_missing_key_tells_the_user_what_to_do(
-    qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot,
+    tmp_path: Path,
+    loop: qasync.QEventLoop,
+    monkeypatch: pytest.MonkeyPatch,
+    secure_keyring: bool,
+    message: str,
 ) -> None:
     monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
-    c = make_controller(qtbot, tmp_path, Settings(provider="together"))
+    keyring = MemoryKeyring() if secure_keyring else NullKeyring()
+    c = make_controller(qtbot, tmp_path, Settings(provider="together"), keyring=keyring)
     notes: list[tuple[str, str]] = []
     c.tray.notify = lambda title, message, error=False: notes.append((title, message))  # type: ignore[method-assign]
 
@@ -218,33 +234,10 @@ def test_missing_key_tells_the_user_what_to_do(
         await until(lambda: c.run is None)
 
     run(loop, scenario())
-    message = (
-        "No Together AI API key: open Settings to add one "
-        "(or set the TOGETHER_API_KEY environment variable)."
-    )
     assert c.tray.state == "error"
     assert notes == [("Hark", message)]
     assert c.overlay.status_text() == message
     assert c.overlay.status_style != c.overlay.final_style  # shown as an error
-
-
-def test_missing_key_without_a_secure_keyring_says_so(
-    qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
-    c = make_controller(qtbot, tmp_path, Settings(provider="together"), keyring=NullKeyring())
-    notes: list[tuple[str, str]] = []
-    c.tray.notify = lambda title, message, error=False: notes.append((title, message))  # type: ignore[method-assign]
-
-    async def scenario() -> None:
-        c.toggle_captions()
-        await until(lambda: c.run is None)
-
-    run(loop, scenario())
-    assert notes == [("Hark", (
-        "No Together AI API key, and no secure keyring to keep one on this system: set the "
-        "TOGETHER_API_KEY environment variable, or install gnome-keyring or KWallet."
-    ))]  # fmt: skip
 
 
 def test_settings_dialog_test_connection_runs_a_real_session(
