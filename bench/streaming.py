@@ -30,7 +30,7 @@ from app.core.options import BasetenOptions
 from app.core.providers.base import ConnectRequest
 from app.engine.pacing import RealtimeSource
 from app.engine.session import StreamingSession
-from tests.emulators import BasetenEmulator, Script, Utterance
+from tests.emulators import BasetenEmulator, Faults, Script, Utterance
 
 KEY = "bench-key"
 
@@ -52,8 +52,11 @@ class ToneSource:
         self.ended_at = time.perf_counter()  # "key release": the last block is out
 
 
-async def _one_run(url: str, seconds: float) -> tuple[float, float]:
-    """Return (ms from end of audio to flush frame sent, ms from end of audio to final)."""
+async def _one_run(url: str, seconds: float) -> tuple[float, float, float]:
+    """Milliseconds from the end of the audio to: the flush frame sent, the final, the end.
+
+    The end (the session returns its transcript) is when a dictation inserts the text.
+    """
     flush_sent = 0.0
     final_at = 0.0
 
@@ -82,7 +85,8 @@ async def _one_run(url: str, seconds: float) -> tuple[float, float]:
         BasetenOptions(endpoint=url, schema="current"), KEY, connector, on_event=on_event
     )
     await session.run(RealtimeSource(source))
-    return (flush_sent - source.ended_at) * 1000, (final_at - source.ended_at) * 1000
+    ended = time.perf_counter()
+    return tuple((t - source.ended_at) * 1000 for t in (flush_sent, final_at, ended))  # type: ignore[return-value]
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -90,13 +94,16 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def latency(runs: int) -> None:
-    script = Script([Utterance("Benchmark sentence.", final_at=None)])
-    flush, final = [], []
+    script = Script(
+        [Utterance("Benchmark sentence.", partials=[(0.3, "Benchmark")], final_at=None)]
+    )
+    flush, final, ended = [], [], []
     async with BasetenEmulator(script, api_key=KEY, accept_schema="current") as emu:
         for _ in range(runs):
-            f, t = await _one_run(emu.url, 1.0)
+            f, t, e = await _one_run(emu.url, 1.0)
             flush.append(f)
             final.append(t)
+            ended.append(e)
     print(
         f"flush frame sent after end of audio: median {statistics.median(flush):.2f} ms, "
         f"p95 {_pct(flush, 95):.2f} ms, max {max(flush):.2f} ms  (budget 40 ms; n={runs})"
@@ -105,6 +112,28 @@ async def latency(runs: int) -> None:
         f"end of audio -> final received (instant emulator): median "
         f"{statistics.median(final):.2f} ms, p95 {_pct(final, 95):.2f} ms"
     )
+    # The same, side by side with a runtime that never answers end_audio (its VAD still
+    # ends an utterance after 300 ms of silence).
+    ignored_final, ignored_end = [], []
+    faults = Faults(no_flush_reply=True)
+    async with BasetenEmulator(
+        script, api_key=KEY, accept_schema="current", faults=faults, silence_vad=True
+    ) as emu:
+        for _ in range(runs):
+            _, t, e = await _one_run(emu.url, 1.0)
+            ignored_final.append(t)
+            ignored_end.append(e)
+    print("end of audio -> (ms)        final (median/p95)   transcript returned (median/p95)")
+    for name, fin, end in (
+        ("end_audio answered", final, ended),
+        ("end_audio ignored", ignored_final, ignored_end),
+    ):
+        print(
+            f"  {name:<24} {statistics.median(fin):7.1f} / {_pct(fin, 95):7.1f}"
+            f"        {statistics.median(end):7.1f} / {_pct(end, 95):7.1f}"
+        )
+    ratio = statistics.median(ignored_end) / statistics.median(ended)
+    print(f"  ignored / answered, transcript returned: {ratio:.1f}x")
 
 
 def _write_wav(path: Path, seconds: float) -> None:

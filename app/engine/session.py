@@ -331,6 +331,7 @@ class _ConnectionRun:
         self.result = SessionResult()
         self._send_lock = asyncio.Lock()
         self._flush_acked = asyncio.Event()
+        self._frame_seen = asyncio.Event()  # set on every received frame
         self._confirmed = False
         self._loop = asyncio.get_running_loop()
         self._last_frame_at = self._loop.time()
@@ -366,12 +367,28 @@ class _ConnectionRun:
         ack = asyncio.create_task(self._flush_acked.wait())
         try:
             while True:
-                remaining = self._last_frame_at + self.session.flush_timeout - self._loop.time()
+                settle = self.protocol.flush_settle_after()
+                wait = self.session.flush_timeout if settle is None else settle
+                remaining = self._last_frame_at + wait - self._loop.time()
+                if remaining <= 0 and settle is not None:
+                    # The provider ignored the flush, but what it sent shows it has
+                    # nothing left (Baseten runtimes without end_audio: the trailing
+                    # silence ended the utterance).
+                    log.info("no reply to the flush; %.1f s of quiet after the last final", wait)
+                    self.protocol.settle_flush()
+                    for event in self.protocol.events_received():
+                        self._handle(event)
+                    return
                 if remaining <= 0:
                     break
+                self._frame_seen.clear()
+                frame = asyncio.create_task(self._frame_seen.wait())
                 done, _ = await asyncio.wait(
-                    {ack, self._receiver}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                    {ack, self._receiver, frame},
+                    timeout=remaining,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
+                frame.cancel()  # a frame only means: compute the deadline again
                 if ack in done:
                     return
                 if self._receiver in done:
@@ -381,7 +398,7 @@ class _ConnectionRun:
                     raise self._closed_early()
         finally:
             ack.cancel()
-        if getattr(self.protocol, "flush_ack_guaranteed", True):
+        if self.protocol.flush_ack_guaranteed:
             raise SessionTimeout(
                 f"{self.session.title} did not confirm the end of the audio within "
                 f"{self.session.flush_timeout:g} s; the last words may be missing."
@@ -456,6 +473,7 @@ class _ConnectionRun:
                 self.protocol.receive_bytes(frame)
             for event in self.protocol.events_received():
                 self._handle(event)
+            self._frame_seen.set()
             await self._send_pending()
             if frame is None:
                 return

@@ -27,6 +27,10 @@ class BasetenEmulator(EmulatorServer):
     ``accept_top_level_sampling`` lets top-level ``whisper_sampling_params`` / ``asr_options``
     through; ``accept_language_options=False`` imitates a runtime older than v0.5.0;
     ``accept_bearer`` also accepts ``Authorization: Bearer <key>`` (the v2 docs).
+    ``silence_vad`` adds the real server's end-of-speech rule on top of the script: once
+    ``min_silence_duration_ms`` of digital silence (all-zero samples) has arrived, every
+    begun utterance gets its final (with ``Faults.no_flush_reply``, a runtime that ignores
+    ``end_audio`` but whose VAD still works).
     """
 
     path = "/environments/production/websocket"
@@ -43,6 +47,7 @@ class BasetenEmulator(EmulatorServer):
         accept_top_level_sampling: bool = False,
         accept_language_options: bool = True,
         accept_bearer: bool = False,
+        silence_vad: bool = False,
     ) -> None:
         super().__init__(script, api_key=api_key, faults=faults)
         self.accept_schema: AcceptSchema = accept_schema
@@ -51,6 +56,7 @@ class BasetenEmulator(EmulatorServer):
         self.accept_top_level_sampling = accept_top_level_sampling
         self.accept_language_options = accept_language_options
         self.accept_bearer = accept_bearer
+        self.silence_vad = silence_vad
 
     def authorized(self, record: ConnectionRecord) -> bool:
         value = record.header("Authorization")
@@ -73,6 +79,7 @@ class _BasetenSession(Session):
         self.finals = 0
         self.audio_ended = False
         self.closing = False
+        self.silent_samples = 0  # trailing all-zero samples received (silence_vad)
 
     async def run(self) -> None:
         settings = await self._receive_metadata()
@@ -150,6 +157,20 @@ class _BasetenSession(Session):
                 await self.close(CloseCode.INTERNAL_ERROR)
                 return
         await self.on_audio(size // width)
+        if self.server.silence_vad:
+            await self._vad(data)
+
+    async def _vad(self, data: bytes) -> None:
+        silent = data.count(b"\xff" if self.settings.encoding == "pcm_mulaw" else b"\x00")
+        width = 1 if self.settings.encoding == "pcm_mulaw" else 2
+        if silent != len(data):
+            self.silent_samples = 0
+            return
+        self.silent_samples += len(data) // width
+        assert self.timeline is not None
+        if self.silent_samples * 1000 >= self.settings.min_silence_ms * self.settings.sample_rate:
+            for hypothesis in self.timeline.end_speech():
+                await self.emit(hypothesis)
 
     async def _on_text(self, text: str) -> None:
         try:

@@ -179,6 +179,7 @@ class Settings:
     language: str = "en"
     latency_metric: bool = False
     timing_info: bool = False
+    min_silence_ms: int = 300  # StreamingVADIterator's default
 
 
 def validate(
@@ -224,6 +225,7 @@ def _settings_b(m: dict[str, Any]) -> Settings:
         language=_language(wp.get("audio_language", "en")),
         latency_metric=sp.get("include_pipeline_latency_metric", False),
         timing_info=m.get("include_timing_info", False),
+        min_silence_ms=m.get("streaming_vad_config", {}).get("min_silence_duration_ms", 300),
     )
 
 
@@ -236,4 +238,5 @@ def _settings_a(m: dict[str, Any]) -> Settings:
         partials=p.get("enable_partial_transcripts", False),
         word_timestamps=p.get("show_word_timestamps", False),
         language=_language(p.get("audio_language", "en")),
+        min_silence_ms=m.get("vad_params", {}).get("min_silence_duration_ms", 300),
     )

@@ -7,6 +7,7 @@ audio* since the connection started. A :class:`Timeline` turns received sample c
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -200,6 +201,10 @@ class Timeline:
             end = u.final_at if u.final_at is not None and u.final_at <= self.now else self.now
             out.append(self._hypothesis("final", i, u.text, end, flush=True))
         return out
+
+    def end_speech(self) -> list[Hypothesis]:
+        """Finals for every pending utterance, as a VAD that heard the speech end sends them."""
+        return [dataclasses.replace(h, flush=False) for h in self.flush()]
 
     def drop_pending(self) -> list[int]:
         """Forget pending utterances without finals (Fireworks ``stt.state.clear``)."""

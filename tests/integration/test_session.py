@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,41 @@ async def test_together_without_pending_audio_needs_no_confirmation() -> None:
         result = await session.run(ArraySource(noise(0.6), 16000))
     assert result.transcript.text == "Only one."
     assert result.flush_confirmed is False
+
+
+async def test_baseten_runtime_ignoring_end_audio_still_ends_at_once() -> None:
+    """The trailing silence ends the utterance by the server's VAD: no flush timeout spent.
+
+    The flush timeout is far above the wait, so only the settle rule can end it in time.
+    """
+    script = Script([Utterance("One two.", partials=[(0.2, "One")], final_at=0.5),
+                     Utterance("Three.", partials=[(0.8, "Three")], final_at=None)])  # fmt: skip
+    faults = Faults(no_flush_reply=True)
+    async with BasetenEmulator(
+        script, api_key=KEY, accept_schema="current", faults=faults, silence_vad=True
+    ) as emu:
+        session = StreamingSession(
+            BasetenOptions(endpoint=emu.url), KEY, open_connection, flush_timeout=60.0
+        )
+        result = await asyncio.wait_for(session.run(ArraySource(noise(1.0), 16000)), 20.0)
+    [record] = emu.connections
+    assert record.flush_requested
+    assert not record.flush_done
+    assert result.transcript.text == "One two. Three."
+    assert result.flush_confirmed
+
+
+async def test_baseten_without_end_audio_reply_or_vad_still_times_out() -> None:
+    """Without a final that proves the end, a partial left open keeps waiting for the reply."""
+    script = Script([Utterance("Three.", partials=[(0.2, "Three")], final_at=None)])
+    async with BasetenEmulator(
+        script, api_key=KEY, accept_schema="current", faults=Faults(no_flush_reply=True)
+    ) as emu:
+        session = StreamingSession(
+            BasetenOptions(endpoint=emu.url), KEY, open_connection, flush_timeout=0.5
+        )
+        with pytest.raises(SessionTimeout, match="did not confirm the end of the audio"):
+            await session.run(ArraySource(noise(0.5), 16000))
 
 
 async def test_fatal_error_frame() -> None:

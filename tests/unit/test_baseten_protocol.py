@@ -371,9 +371,10 @@ def test_s16le_frames_are_1024_bytes_with_zero_padded_tail() -> None:
     protocol.send_audio(pcm[1000:])
     assert protocol.data_to_send() == [pcm[:1024], pcm[1024:2048]]
     protocol.flush()
-    tail, end = protocol.data_to_send()
+    tail, *silence, end = protocol.data_to_send()
     assert tail == pcm[2048:] + b"\x00" * (1024 - len(pcm[2048:]))
-    assert len(tail) == 1024
+    assert silence
+    assert all(frame == bytes(1024) for frame in silence)
     assert end == END_AUDIO == '{"type":"end_audio"}'
     assert protocol.state is State.FLUSHING
 
@@ -386,19 +387,98 @@ def test_mulaw_frames_are_512_bytes_with_mulaw_silence_padding() -> None:
     encoded = pcm16_to_mulaw(pcm)
     assert protocol.data_to_send() == [encoded[:512], encoded[512:1024]]
     protocol.flush()
-    tail, end = protocol.data_to_send()
+    tail, *silence, end = protocol.data_to_send()
     assert pcm16_to_mulaw(b"\x00\x00") == b"\xff"  # μ-law silence is 0xFF, not 0x00
     assert tail == encoded[1024:] + b"\xff" * (512 - 76)
-    assert len(tail) == 512
+    assert silence
+    assert all(frame == b"\xff" * 512 for frame in silence)
     assert end == '{"type":"end_audio"}'
 
 
-def test_flush_without_remainder_sends_only_end_audio() -> None:
-    protocol = started()
+@pytest.mark.parametrize(("min_silence_ms", "pad_ms"), [(300, 30), (800, 200), (0, 0)])
+def test_flush_sends_enough_silence_for_the_vad_to_end_the_utterance(
+    min_silence_ms: int, pad_ms: int
+) -> None:
+    """Runtimes that ignore end_audio still end the utterance: their VAD hears the silence."""
+    protocol = started(vad_min_silence_ms=min_silence_ms, vad_speech_pad_ms=pad_ms)
+    protocol.send_audio(b"\x01\x00" * 1024)
+    assert len(protocol.data_to_send()) == 2
+    protocol.flush()
+    *silence, end = protocol.data_to_send()
+    assert end == END_AUDIO
+    assert all(frame == bytes(1024) for frame in silence)
+    silence_ms = len(silence) * 512 * 1000 / 16000
+    # The VAD's own rule, plus two whole frames: its window is one frame.
+    assert min_silence_ms + pad_ms + 64 <= silence_ms < min_silence_ms + pad_ms + 64 + 32
+
+
+def test_without_trailing_silence_flush_sends_only_end_audio() -> None:
+    class Quiet(BasetenProtocol):
+        TRAILING_SILENCE = False
+
+    protocol = Quiet(BasetenOptions())
+    protocol.start()
+    protocol.data_to_send()
     protocol.send_audio(b"\x01\x00" * 1024)
     assert len(protocol.data_to_send()) == 2
     protocol.flush()
     assert protocol.data_to_send() == ['{"type":"end_audio"}']
+    assert protocol.flush_settle_after() is None  # never guesses without the silence
+
+
+def _ended_at(seconds: float, *, final: bool = True) -> dict[str, Any]:
+    """A result whose one segment (and its last word) ends at ``seconds`` of audio."""
+    msg = json.loads(json.dumps(CURRENT_FINAL))
+    msg["is_final"] = final
+    msg["segments"][0]["end_time"] = seconds
+    msg["segments"][0]["word_timestamps"][-1]["end_time"] = seconds
+    return msg
+
+
+def flushed_after(seconds: float) -> BasetenProtocol:
+    protocol = answered()
+    protocol.send_audio(bytes(2 * round(seconds * 16000)))
+    protocol.flush()
+    protocol.data_to_send()
+    return protocol
+
+
+def test_an_unanswered_flush_settles_once_a_final_reaches_the_end_of_speech() -> None:
+    protocol = flushed_after(3.0)
+    assert protocol.flush_settle_after() == BasetenProtocol.FLUSH_QUIET_S  # nothing open
+    feed(protocol, _ended_at(2.5, final=False))
+    assert protocol.flush_settle_after() is None  # a partial is open: its final must come
+    feed(protocol, _ended_at(2.9))
+    assert protocol.flush_settle_after() == BasetenProtocol.FLUSH_SETTLE_S
+    protocol.settle_flush()
+    assert protocol.events_received() == [FlushAck(synthesized=True)]
+    assert protocol.close_expected()
+    protocol.connection_closed(1000, "")
+    assert protocol.events_received() == [SessionEnded("client_close", 1000, "")]
+
+
+def test_a_final_ending_long_before_the_flush_only_settles_after_the_quiet_time() -> None:
+    """Room for another utterance after it: it may be on its way."""
+    protocol = flushed_after(3.0)
+    feed(protocol, _ended_at(1.0))
+    assert protocol.flush_settle_after() == BasetenProtocol.FLUSH_QUIET_S
+
+
+def test_an_acknowledged_flush_waits_for_finished() -> None:
+    protocol = flushed_after(3.0)
+    feed(protocol, ACKNOWLEDGED)
+    feed(protocol, _ended_at(2.9))
+    assert protocol.flush_settle_after() is None
+    assert feed(protocol, FINISHED) == [FlushAck()]
+
+
+def test_no_settling_before_the_flush() -> None:
+    protocol = answered()
+    protocol.send_audio(bytes(3200))
+    feed(protocol, _ended_at(0.1))
+    assert protocol.flush_settle_after() is None
+    with pytest.raises(RuntimeError):
+        protocol.settle_flush()
 
 
 def test_call_order_is_enforced() -> None:

@@ -26,7 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from app.core.events import Event, ProviderError, SessionEnded
+from app.core.events import Event, FlushAck, ProviderError, SessionEnded
 from app.core.options import ProviderOptions
 
 Outgoing = str | bytes
@@ -70,6 +70,9 @@ class StreamingProtocol(ABC):
 
     provider: str = ""
     sample_rate: int = 16000
+    flush_ack_guaranteed: bool = True
+    """False where the provider may stay silent after a flush with nothing left to
+    transcribe; the engine then ends the session after its flush timeout of silence."""
 
     def __init__(self) -> None:
         self.state = State.IDLE
@@ -111,6 +114,26 @@ class StreamingProtocol(ABC):
         by_us = self.state is State.FLUSHED
         self.state = State.CLOSED
         self._events.append(SessionEnded("client_close" if by_us else "server_close", code, reason))
+
+    def flush_settle_after(self) -> float | None:
+        """Seconds of quiet after which an unanswered flush may be taken as done.
+
+        ``None`` (the default, and whenever the provider has answered the flush) means
+        wait for the provider's confirmation up to the engine's flush timeout. A
+        protocol returns a number when what it has received proves nothing is left:
+        the provider ignores the flush message but its own end-of-speech detection has
+        finalised everything that was sent.
+        """
+        return None
+
+    def settle_flush(self) -> None:
+        """Take the flush as done: the engine saw :meth:`flush_settle_after` of quiet.
+
+        Emits a synthesized :class:`~app.core.events.FlushAck`; the client may close.
+        """
+        self._require(State.FLUSHING)
+        self.state = State.FLUSHED
+        self._events.append(FlushAck(synthesized=True))
 
     def close_expected(self) -> bool:
         """True once the provider confirmed the flush and the client should close."""

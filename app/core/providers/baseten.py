@@ -50,6 +50,7 @@ Whether legacy runtimes answer it is unverified.
 _MULAW_SILENCE = b"\xff"  # G.711 μ-law encodes 0 as 0xFF; 0x00 is a near full-scale negative sample
 _MODEL_ID_RE = re.compile(r"[A-Za-z0-9]+")
 _MAX_DURATION_SLACK_S = 0.1
+_SETTLE_SLACK_S = 0.3
 _V2_MESSAGE = (
     "This endpoint speaks Baseten's v2 streaming protocol (it sent session.created), which "
     "Hark does not support yet; use a Whisper Streaming Large v3 (v1) deployment."
@@ -88,10 +89,23 @@ class BasetenProtocol(StreamingProtocol):
             count as a metadata rejection. ``None`` counts every close, with or without a
             code, because the code is unverified (docs/wire-protocols.md §1.7).
             Narrow it (``frozenset({1000, 1011})``) once checked against the live service.
+        TRAILING_SILENCE: Whether :meth:`flush` sends, before ``end_audio``, enough
+            silence for the server's VAD to end the utterance by itself (its minimum
+            silence plus padding, and two frames). Runtimes that ignore ``end_audio``
+            (unverified which; docs/wire-protocols.md §1.7) then still send the last
+            final at once; those that honour it are unaffected.
+        FLUSH_SETTLE_S: With ``end_audio`` unanswered, the quiet after a final that
+            reaches the end of the speech before the flush counts as done.
+        FLUSH_QUIET_S: With ``end_audio`` unanswered and no utterance open, the quiet
+            after the flush that counts as done. Both are guesses at the server's
+            transcription time, not measured on the live service.
     """
 
     provider = "baseten"
     CONFIG_REJECT_CLOSE_CODES: ClassVar[frozenset[int | None] | None] = None
+    TRAILING_SILENCE: ClassVar[bool] = True
+    FLUSH_SETTLE_S: ClassVar[float] = 0.3
+    FLUSH_QUIET_S: ClassVar[float] = 0.8
 
     def __init__(self, options: BasetenOptions, schema: str = "current") -> None:
         """Create the protocol.
@@ -114,6 +128,10 @@ class BasetenProtocol(StreamingProtocol):
         self._framer = Framer(FRAME_SAMPLES * (1 if self._mulaw else 2))
         self._utterance = 1  # number of the open utterance: partials join it, a final closes it
         self._metadata_unanswered = False  # True from start() until the first server message
+        self._samples = 0  # PCM samples given to send_audio
+        self._speech_end_s = 0.0  # audio time of the flush, before the trailing silence
+        self._partial_open = False  # a partial arrived and its final has not
+        self._flush_final_seen = False  # a final after the flush reached the speech's end
 
     # -- connection and configuration ------------------------------------------------
 
@@ -234,6 +252,7 @@ class BasetenProtocol(StreamingProtocol):
         self._require(State.STREAMING)
         if len(pcm) % 2:
             raise ValueError(f"PCM must be whole 16-bit samples, got {len(pcm)} bytes")
+        self._samples += len(pcm) // 2
         if self._mulaw:
             from app.core.audio import pcm16_to_mulaw  # numpy, for this encoding only
 
@@ -241,12 +260,38 @@ class BasetenProtocol(StreamingProtocol):
         self._outgoing.extend(self._framer.push(pcm))
 
     def flush(self) -> None:
-        """Queue the remainder as one frame padded with silence, then ``end_audio``."""
+        """Queue the remainder, padded with silence (``TRAILING_SILENCE``), then ``end_audio``."""
         self._require(State.STREAMING)
+        self._speech_end_s = self._samples / self.sample_rate
+        if self.TRAILING_SILENCE:
+            silence = -(-self._vad_tail_ms() * self.sample_rate // 1000)  # ceiling
+            self._outgoing.extend(
+                self._framer.push(_MULAW_SILENCE * silence if self._mulaw else bytes(2 * silence))
+            )
         for tail in self._framer.flush(pad=not self._mulaw):  # Framer pads with 0x00 only
             self._outgoing.append(tail + _MULAW_SILENCE * (self._framer.frame_bytes - len(tail)))
         self._outgoing.append(END_AUDIO)
         self.state = State.FLUSHING
+
+    def _vad_tail_ms(self) -> int:
+        """Silence that surely ends an utterance at the server: its VAD's rule, plus 2 frames."""
+        frames_ms = 2 * FRAME_SAMPLES * 1000 // self.sample_rate
+        return self._options.vad_min_silence_ms + self._options.vad_speech_pad_ms + frames_ms
+
+    def flush_settle_after(self) -> float | None:
+        """Quiet after which an ``end_audio`` the server never acknowledged counts as done.
+
+        Only with the trailing silence sent: it made the server's VAD end the last
+        utterance, so once no partial is open the server has nothing left.
+        """
+        if (
+            self.state is not State.FLUSHING
+            or self.flush_acknowledged
+            or not self.TRAILING_SILENCE
+            or self._partial_open
+        ):
+            return None
+        return self.FLUSH_SETTLE_S if self._flush_final_seen else self.FLUSH_QUIET_S
 
     # -- incoming ------------------------------------------------------------------------
 
@@ -329,9 +374,13 @@ class BasetenProtocol(StreamingProtocol):
         # Partials belong to the next final (docs/wire-protocols.md §1.6).
         utterance = f"u{self._utterance}"
         if not is_final:
+            self._partial_open = True
             self._events.append(Partial(utterance, text, segments, words, language))
             return
         self._utterance += 1
+        self._partial_open = False
+        if self.state is State.FLUSHING and self._reaches_speech_end(segments):
+            self._flush_final_seen = True
         prob = _num(msg.get("language_prob"))
         if prob is None:
             probs = (_num(s.get("language_prob")) for s in raw_segments)
@@ -348,6 +397,16 @@ class BasetenProtocol(StreamingProtocol):
                 reason=self._final_reason(msg),
             )
         )
+
+    def _reaches_speech_end(self, segments: tuple[Segment, ...]) -> bool:
+        """Whether a final's audio ends so late that no further utterance can follow it.
+
+        Another utterance would need the VAD's minimum silence after this one ends, and
+        then speech, all before the flush; the slack allows for Whisper's timing.
+        """
+        ends = [t for s in segments for t in (s.end, *(w.end for w in s.words)) if t is not None]
+        tail_s = (self._options.vad_min_silence_ms + self._options.vad_speech_pad_ms) / 1000
+        return bool(ends) and max(ends) >= self._speech_end_s - tail_s - _SETTLE_SLACK_S
 
     def _final_reason(self, msg: dict[str, Any]) -> FinalReason:
         if msg.get("is_end_of_audio_flush") is True:

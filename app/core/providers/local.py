@@ -69,6 +69,8 @@ class LocalProtocol(BasetenProtocol):
     # The engine takes the metadata it is sent (built here), so a close before any
     # message is a failure to report as such, not a refused schema to retry.
     CONFIG_REJECT_CLOSE_CODES: ClassVar[frozenset[int | None] | None] = frozenset()
+    # The engine always answers end_audio; silence would only cost it decoding work.
+    TRAILING_SILENCE: ClassVar[bool] = False
 
     def __init__(self, options: LocalOptions) -> None:
         """Create the protocol for validated local options (current schema, 16 kHz s16le)."""
