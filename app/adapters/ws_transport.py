@@ -6,8 +6,10 @@ loopback by the protocol (``app.core.urls``).
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import ssl
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
@@ -16,7 +18,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.version import version as websockets_version
 
 from app import __version__
-from app.core.errors import EndpointUnreachableError, KeyRejectedError, SessionTimeout
+from app.core.errors import (
+    EndpointUnreachableError,
+    KeyRejectedError,
+    ProviderBusyError,
+    SessionTimeout,
+)
 from app.core.providers.base import ConnectRequest
 
 log = logging.getLogger(__name__)
@@ -59,6 +66,7 @@ async def open_connection(
 
     Raises:
         KeyRejectedError: HTTP 401 or 403 during the handshake.
+        ProviderBusyError: HTTP 429 or 503, with the server's ``Retry-After`` if any.
         EndpointUnreachableError: DNS, TCP, TLS or any other handshake failure.
         SessionTimeout: the handshake took longer than ``open_timeout`` seconds.
     """
@@ -84,9 +92,13 @@ async def open_connection(
                 f"{provider} rejected the API key (HTTP {status}). "
                 f"Check it with `hark keys set {provider.split()[0].lower()}`."
             ) from None
-        raise EndpointUnreachableError(
-            f"{provider} refused the connection to {host} (HTTP {status})."
-        ) from None
+        refused = f"{provider} refused the connection to {host} (HTTP {status})."
+        if status in (429, 503):
+            wait = retry_after(exc.response.headers.get("Retry-After"))
+            if wait is not None:
+                refused += f" It asked to retry in {wait:g} s."
+            raise ProviderBusyError(refused, wait) from None
+        raise EndpointUnreachableError(refused) from None
     except TimeoutError:
         raise SessionTimeout(
             f"{provider} at {host} did not answer within {open_timeout:g} s."
@@ -100,3 +112,20 @@ async def open_connection(
         raise EndpointUnreachableError(f"Cannot reach {provider} at {host}: {why}.") from None
     log.debug("connected to %s", host)
     return WebSocketConnection(ws)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from now that a ``Retry-After`` header names (delta-seconds or an HTTP
+    date), or ``None`` for a missing or unreadable one."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, round((when - datetime.now(UTC)).total_seconds()))

@@ -200,6 +200,11 @@ async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> 
         if args.output_format == "jsonl":
             print(json.dumps({"type": "reconnect", "attempt": attempt, "text": reason}), flush=True)
 
+    def on_retry(seconds: float, reason: str) -> None:
+        # Stderr has the session's warning; a jsonl reader gets it in the stream too.
+        if args.output_format == "jsonl":
+            print(json.dumps({"type": "retry", "after_s": seconds, "text": reason}), flush=True)
+
     session = StreamingSession(
         options,
         key,
@@ -210,6 +215,7 @@ async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> 
         on_event=on_event,
         reconnect_attempts=args.reconnects,
         on_reconnect=on_reconnect,
+        on_retry=on_retry,
         max_replay_s=source.duration + 1.0,  # all of it, whatever the length
     )
     try:

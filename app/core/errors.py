@@ -41,6 +41,19 @@ class EndpointUnreachableError(HarkError):
     """The endpoint could not be reached: DNS, refused connection, TLS or HTTP failure."""
 
 
+class ProviderBusyError(EndpointUnreachableError):
+    """HTTP 429 or 503 at the handshake: the service is overloaded or rate-limiting.
+
+    Attributes:
+        retry_after: Seconds the server asked the client to wait (its ``Retry-After``),
+            or ``None`` when it did not say.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ProviderFailure(HarkError):
     """The provider reported an error, or closed the stream abnormally."""
 

@@ -136,6 +136,7 @@ class LiveCaptions:
                 self._connect,
                 schema_memory=self._schema_memory,
                 on_event=self._on_event,
+                on_retry=lambda seconds, why: self._set_state("connecting", _busy(title, seconds)),
             )
             if not self._stop_requested:
                 source = self._source = self._source_factory()
@@ -206,6 +207,10 @@ class LiveCaptions:
         self.state, self.message = state, message
         log.info("live captions: %s %s", state, message)
         self._on_state(state, message)
+
+
+def _busy(title: str, seconds: float) -> str:
+    return f"{title} is busy; trying again in {seconds:g} s…"
 
 
 def _duration(seconds: float | None) -> str:

@@ -22,6 +22,10 @@ connection's audio starts where the session's did. To do that the session keeps 
 PCM chunk it has sent (16 kHz s16: 1.9 MB a minute), up to ``max_replay_s``. Rejected
 keys, rejected settings, fatal provider errors and a flush that was never confirmed on
 a live connection are not retried.
+
+A busy provider (HTTP 429 or 503 at the first handshake) that says when to come back
+(``Retry-After``, at most :data:`MAX_RETRY_AFTER_S`) is tried once more after that
+wait, announced through ``on_retry``; the audio captured meanwhile is kept and sent.
 """
 
 from __future__ import annotations
@@ -32,7 +36,12 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
-from app.core.errors import EndpointUnreachableError, ProviderFailure, SessionTimeout
+from app.core.errors import (
+    EndpointUnreachableError,
+    ProviderBusyError,
+    ProviderFailure,
+    SessionTimeout,
+)
 from app.core.events import (
     ConfigRejected,
     Event,
@@ -46,6 +55,9 @@ from app.core.transcript import Transcript
 from app.engine.ports import AudioSource, Connection, Connector, SchemaMemory
 
 log = logging.getLogger(__name__)
+
+MAX_RETRY_AFTER_S = 10.0
+"""The longest ``Retry-After`` a session waits out (once); a longer one fails at once."""
 
 
 class _MetadataRejected(Exception):
@@ -156,6 +168,8 @@ class StreamingSession:
         on_reconnect: Called on the event loop with ``(attempt, reason)`` (attempt
             counts from 1; reason is the one-line error of the lost connection) just
             before waiting to reconnect.
+        on_retry: Called with ``(seconds, reason)`` before waiting out a busy
+            provider's ``Retry-After`` (at most once a session).
         max_replay_s: Seconds of 16 kHz audio kept for reconnects; a longer session
             stops keeping audio (logged) and is no longer reconnected.
     """
@@ -173,6 +187,7 @@ class StreamingSession:
         reconnect_attempts: int = 0,
         on_reconnect: Callable[[int, str], None] | None = None,
         max_replay_s: float = 600.0,
+        on_retry: Callable[[float, str], None] | None = None,
     ) -> None:
         if reconnect_attempts < 0:
             raise ValueError("reconnect_attempts must not be negative")
@@ -185,6 +200,7 @@ class StreamingSession:
         self._on_event = on_event or (lambda event: None)
         self.reconnect_attempts = reconnect_attempts
         self._on_reconnect = on_reconnect or (lambda attempt, reason: None)
+        self._on_retry = on_retry or (lambda seconds, reason: None)
         self.max_replay_s = max_replay_s
         self.title = PROVIDER_TITLES.get(options.provider, options.provider)
 
@@ -234,6 +250,7 @@ class StreamingSession:
     ) -> SessionResult:
         index = 0
         reconnects = 0
+        busy_retried = False  # one retry for a busy server that said when to come back
         delays = reconnect_delays()
         while True:
             schema = candidates[index]
@@ -256,6 +273,15 @@ class StreamingSession:
                     f"{self.title} rejected the session settings with {tried}: {exc}. "
                     "Check the endpoint and the options you set."
                 ) from None
+            except ProviderBusyError as busy:
+                if busy_retried or busy.retry_after is None or busy.retry_after > MAX_RETRY_AFTER_S:
+                    raise
+                busy_retried = True
+                wait = busy.retry_after
+                log.warning("%s Retrying once in %g s.", busy, wait)
+                self._on_retry(wait, str(busy))
+                await asyncio.sleep(wait)
+                continue
             except _ConnectionLost as lost:
                 if reconnects >= self.reconnect_attempts or feed.overflowed:
                     raise lost.failure from None

@@ -115,6 +115,7 @@ class Utterance:
             on_event=self._event,
             reconnect_attempts=self.owner.reconnect_attempts,
             on_reconnect=self._reconnecting,
+            on_retry=self._retrying,
         )
         result = await session.run(EndingSource(self.source, self._finishing))
         if self.source.error is not None:
@@ -161,6 +162,10 @@ class Utterance:
         self.owner.refresh()
         if self.owner.is_newest(self):
             self.owner.on_reconnect(attempt, reason)
+
+    def _retrying(self, seconds: float, reason: str) -> None:
+        self.message = f"{self.title} is busy; trying again in {seconds:g} s…"
+        self.owner.refresh()
 
     def _finishing(self) -> None:
         if self.phase in ("connecting", "listening"):

@@ -325,6 +325,43 @@ async def test_a_dropped_connection_without_reconnects_is_reported(
     assert "Fireworks closed the connection before the transcript was complete" in done.err
 
 
+async def test_a_busy_server_that_says_when_is_retried_once(
+    wav48k_stereo: Path, tmp_path: Path
+) -> None:
+    faults = Faults(http_status=429, http_status_times=1, retry_after="1")
+    async with _emulator("together", faults=faults) as emu:
+        done = await run_hark(
+            *_args("together", emu.url, wav48k_stereo, "--fast"),
+            env=hark_env(tmp_path, TOGETHER_API_KEY=KEY),
+        )
+    assert done.code == 0, done.err
+    assert [c.status for c in emu.connections] == [429, 101]
+    assert done.out.strip() == EXPECTED
+    assert "(HTTP 429). It asked to retry in 1 s. Retrying once in 1 s." in done.err
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "attempts"),
+    [("120", 1), ("0", 2), (None, 1)],
+    ids=["too-long-a-wait", "busy-again", "no-retry-after"],
+)
+async def test_a_busy_server_costs_at_most_one_retry_and_one_line(
+    retry_after: str | None, attempts: int, wav48k_stereo: Path, tmp_path: Path
+) -> None:
+    faults = Faults(http_status=503, retry_after=retry_after)
+    async with _emulator("fireworks", faults=faults) as emu:
+        done = await run_hark(
+            *_args("fireworks", emu.url, wav48k_stereo, "--fast"),
+            env=hark_env(tmp_path, FIREWORKS_API_KEY=KEY),
+        )
+    assert done.code == 1
+    assert len(emu.connections) == attempts
+    [line] = [ln for ln in done.err.splitlines() if "error" in ln]
+    assert "refused the connection to 127.0.0.1 (HTTP 503)." in line
+    assert ("asked to retry" in line) == (retry_after is not None)
+    assert "Traceback" not in done.err
+
+
 async def test_flush_never_confirmed_times_out(wav48k_stereo: Path, tmp_path: Path) -> None:
     async with _emulator(
         "baseten", accept_schema="current", faults=Faults(no_flush_reply=True)

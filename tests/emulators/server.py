@@ -31,13 +31,15 @@ class Faults:
 
     ``drop_after_s`` and ``error_at_s`` fire once per emulator (on the first session whose
     received audio reaches them). ``http_status`` rejects every handshake, or only the first
-    ``http_status_times`` ones. ``connect_delay_s`` delays every handshake.
+    ``http_status_times`` ones, with ``retry_after`` as its ``Retry-After`` header.
+    ``connect_delay_s`` delays every handshake.
     """
 
     connect_delay_s: float = 0.0
     reject_key: bool = False
     http_status: int | None = None
     http_status_times: int | None = None
+    retry_after: str | None = None  # a Retry-After header on the http_status responses
     drop_after_s: float | None = None
     error_at_s: float | None = None
     error_message: str = "Emulated provider failure"
@@ -231,7 +233,10 @@ class EmulatorServer:
             record.status, record.rejected = rejection
             record.ended = True
             self.changed()
-            return conn.respond(rejection[0], rejection[1] + "\n")
+            response = conn.respond(rejection[0], rejection[1] + "\n")
+            if self.faults.retry_after is not None and rejection[0] == self.faults.http_status:
+                response.headers["Retry-After"] = self.faults.retry_after
+            return response
         record.status = HTTPStatus.SWITCHING_PROTOCOLS
         self._by_conn[conn] = record
         return None
