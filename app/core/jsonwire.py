@@ -21,7 +21,14 @@ MAX_CHARS = 4 * 1024 * 1024
 MAX_DEPTH = 64
 """Deepest nesting accepted; the protocols use four levels at most."""
 
+EXCERPT_CHARS = 200
+"""Most of a bad frame an event quotes: enough to recognise it, never the whole frame."""
+
+MESSAGE_CHARS = 500
+"""Longest error text from the other end that an event carries: one line, not a dump."""
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 class MalformedMessage(ValueError):
@@ -49,6 +56,16 @@ def loads(text: str, *, max_chars: int = MAX_CHARS, max_depth: int = MAX_DEPTH) 
 def clean_text(text: str) -> str:
     """``text`` with lone surrogates replaced by U+FFFD (pairs never survive decoding)."""
     return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` fit for an event's message or a log line: one line, ``limit`` characters at most.
+
+    Runs of line breaks and other control characters become one space and lone
+    surrogates U+FFFD; a text longer than ``limit`` is cut there and ends in "…".
+    """
+    line = clean_text(_LINE_BREAKING.sub(" ", text[:limit])).strip()
+    return line + "…" if len(text) > limit else line
 
 
 def _clean(value: Any, depth_left: int) -> Any:

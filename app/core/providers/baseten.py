@@ -302,10 +302,10 @@ class BasetenProtocol(StreamingProtocol):
         try:
             msg = jsonwire.loads(text)
         except ValueError:
-            self._protocol_error(f"invalid JSON from Baseten: {text[:200]!r}")
+            self._protocol_error("invalid JSON", text)
             return
         if not isinstance(msg, dict):
-            self._protocol_error(f"unexpected message from Baseten: {text[:200]!r}")
+            self._protocol_error("unexpected message", text)
             return
         kind = msg.get("type")
         try:
@@ -322,7 +322,7 @@ class BasetenProtocol(StreamingProtocol):
             elif kind != "health_check":  # health replies carry nothing for us
                 raise _Malformed("unknown message")
         except _Malformed as exc:
-            self._protocol_error(f"{exc} from Baseten: {text[:200]!r}")
+            self._protocol_error(str(exc), text)
 
     def connection_closed(self, code: int | None, reason: str) -> None:
         """Record the close; a close before any server message means the metadata was refused."""
@@ -436,21 +436,21 @@ class BasetenProtocol(StreamingProtocol):
         # Three shapes seen (docs/wire-protocols.md §1.4 d): body.message, body.error, message.
         body = msg.get("body")
         body = body if isinstance(body, dict) else {}
-        message = (
-            _str(body.get("message"))
-            or _str(body.get("error"))
-            or _str(msg.get("message"))
-            or "Baseten reported an error without a message"
-        )
+        words = _str(body.get("message")) or _str(body.get("error")) or _str(msg.get("message"))
+        message = jsonwire.excerpt(words or "", jsonwire.MESSAGE_CHARS)
+        message = message or "Baseten reported an error without a message"
         if first:  # nothing else came back after the metadata: the server refused it
             self._events.append(ConfigRejected(message))
             return
         code = _str(body.get("error_type"))
+        code = jsonwire.excerpt(code) if code else None
         self._events.append(
             ProviderError(message, code=code, fatal=body.get("recoverable") is False)
         )
 
-    def _protocol_error(self, message: str) -> None:
+    def _protocol_error(self, why: str, text: str) -> None:
+        """Report a frame we cannot read, quoting its start (one line, never all of it)."""
+        message = f"{why} from Baseten: {jsonwire.excerpt(text)}"
         self._events.append(ProviderError(message, code="protocol"))
 
 

@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from app.core import jsonwire
 from app.core.events import Final, FinalReason, FlushAck, Partial, ProviderError, Segment, Word
 from app.core.framing import Framer
 from app.core.options import FireworksOptions
@@ -205,7 +206,9 @@ class FireworksProtocol(StreamingProtocol):
                 if isinstance(value, str | int) and not isinstance(value, bool):
                     code = str(value)
                     break
-        self._events.append(ProviderError(message or f"error: {error!r}"[:500], code))
+        text = jsonwire.excerpt(message, jsonwire.MESSAGE_CHARS) if message else ""
+        text = text or jsonwire.excerpt(f"error: {error!r}", jsonwire.MESSAGE_CHARS)
+        self._events.append(ProviderError(text, jsonwire.excerpt(code) if code else None))
 
     def _on_checkpoint(self, checkpoint: Any) -> None:
         if checkpoint != FLUSH_CHECKPOINT or self.state is not State.FLUSHING:

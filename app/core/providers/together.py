@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from app.core import jsonwire
 from app.core.events import Final, FlushAck, Partial, ProviderError, SessionReady
 from app.core.framing import Framer
 from app.core.options import TogetherOptions
@@ -47,7 +48,12 @@ def _error_fields(message: Mapping[str, Any]) -> tuple[str | None, str | None]:
         code = _text(err.get("code")) or _text(err.get("type"))
     elif isinstance(err, str):
         text = err
-    return text or _text(message.get("message")), code or _text(message.get("code"))
+    text, code = text or _text(message.get("message")), code or _text(message.get("code"))
+    # One bounded line each: a fatal error's text becomes the message the user sees.
+    return (
+        jsonwire.excerpt(text, jsonwire.MESSAGE_CHARS) if text else None,
+        jsonwire.excerpt(code) if code else None,
+    )
 
 
 class TogetherProtocol(StreamingProtocol):
