@@ -462,7 +462,10 @@ def _num(value: object) -> float | None:
     """Return a JSON number as float; anything else (null, text, booleans) as None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a JSON integer past float's range: no time or probability
+        return None
 
 
 def _segment(raw: dict[str, Any]) -> Segment:

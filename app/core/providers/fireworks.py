@@ -30,7 +30,10 @@ FLUSH_CHECKPOINT = "final"
 
 def _number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a JSON integer past float's range: no time or probability
+            return None
     return None
 
 
