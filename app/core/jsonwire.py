@@ -5,13 +5,17 @@ goes through :func:`loads`: a size limit, a nesting limit (``json.loads`` of ten
 thousands of nested brackets raises ``RecursionError``, not ``ValueError``), and lone
 UTF-16 surrogates (``"\\ud83d"`` with no partner) replaced by U+FFFD, since such a
 string cannot be encoded to UTF-8 and would fail wherever the text is printed, typed
-or stored. What the limits refuse is one :class:`MalformedMessage`, a ``ValueError``,
-so a caller's ``except ValueError`` covers every way a frame can be bad.
+or stored. Numbers JSON has no spelling for, which ``json.loads`` accepts anyway
+(``NaN``, ``Infinity``, and ``1e999``, which overflows to infinity), become ``None``:
+passed on in an event, they would make every JSON written from it invalid. What the
+limits refuse is one :class:`MalformedMessage`, a ``ValueError``, so a caller's
+``except ValueError`` covers every way a frame can be bad.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -71,6 +75,8 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 def _clean(value: Any, depth_left: int) -> Any:
     if isinstance(value, str):
         return clean_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN, Infinity or 1e999: Python's json reads them, no JSON reader can
     if isinstance(value, list | dict):
         if depth_left <= 0:
             raise MalformedMessage("JSON nested too deeply")
