@@ -119,7 +119,7 @@ def register(sub: Any, provider: str | None = None) -> None:
         default=RECONNECTS,
         metavar="N",
         help="times a lost connection is replaced by a new one, sent the audio again from "
-        f"its start (0..10, default {RECONNECTS})",
+        f"its last final (0..10, default {RECONNECTS})",
     )
     add_option_flags(p, provider=known)
 
@@ -195,8 +195,10 @@ async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> 
     connector = LocalConnector(_local_engine, fallback=open_connection)
 
     def on_reconnect(attempt: int, reason: str) -> None:
+        # What the lost connection reported is superseded by the new one's work.
+        errors.clear()
         # The session logs the reconnect; a jsonl reader learns that what follows
-        # transcribes the file from 0 s again (the final transcript has it once).
+        # replaces what came before: the finals kept, then the rest of the file.
         if args.output_format == "jsonl":
             print(json.dumps({"type": "reconnect", "attempt": attempt, "text": reason}), flush=True)
 

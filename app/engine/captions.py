@@ -78,6 +78,10 @@ class LiveCaptions:
             ``Final``, ...), in order.
         on_state: Called on the event loop with ``(state, message)`` on every change.
         schema_memory: Where Baseten schema auto-detection remembers its answer.
+        reconnect_attempts: How many times in a row a lost connection is replaced; the
+            new one is sent the audio from the last final on (``on_reconnect`` tells
+            the display to clear: the finals kept are sent again).
+        on_reconnect: Called with ``(attempt, reason)`` before each reconnect.
 
     Attributes:
         state: The current state (``"idle"`` before :meth:`run`).
@@ -95,6 +99,8 @@ class LiveCaptions:
         on_event: Callable[[Event], None],
         on_state: Callable[[State, str], None],
         schema_memory: SchemaMemory | None = None,
+        reconnect_attempts: int = 3,
+        on_reconnect: Callable[[int, str], None] | None = None,
     ) -> None:
         if limit_s is not None and limit_s <= 0:
             raise ValueError("limit_s must be positive, or None for no limit")
@@ -106,6 +112,8 @@ class LiveCaptions:
         self._on_event = on_event
         self._on_state = on_state
         self._schema_memory = schema_memory
+        self.reconnect_attempts = reconnect_attempts
+        self._on_reconnect = on_reconnect or (lambda attempt, reason: None)
         self.state: State = "idle"
         self.message = ""
         self._ran = False
@@ -137,6 +145,8 @@ class LiveCaptions:
                 schema_memory=self._schema_memory,
                 on_event=self._on_event,
                 on_retry=lambda seconds, why: self._set_state("connecting", _busy(title, seconds)),
+                reconnect_attempts=self.reconnect_attempts,
+                on_reconnect=self._reconnecting,
             )
             if not self._stop_requested:
                 source = self._source = self._source_factory()
@@ -200,6 +210,12 @@ class LiveCaptions:
     def _audio_ended(self) -> None:
         if self.state in ("connecting", "listening"):
             self._set_state("finishing", "Finishing…")
+
+    def _reconnecting(self, attempt: int, reason: str) -> None:
+        if self.state == "listening":
+            n = self.reconnect_attempts
+            self._set_state("connecting", f"Connection lost; reconnecting ({attempt} of {n})…")
+        self._on_reconnect(attempt, reason)
 
     def _set_state(self, state: State, message: str) -> None:
         if (state, message) == (self.state, self.message):

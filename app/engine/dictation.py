@@ -37,9 +37,10 @@ States, through ``on_state(state, message)``, for the newest utterance::
     idle -> connecting -> listening -> finishing -> idle (the outcome's message)
                    any (until delivered)         -> error
 
-A lost connection is reconnected (``reconnect_attempts``) with the whole audio sent
-again; meanwhile the message says so, and the events that follow restart the
-utterance's text (``on_reconnect`` tells a display to clear it). While a newer
+A lost connection is reconnected (``reconnect_attempts``) and sent the audio after
+the last final again; meanwhile the message says so, and the events that follow
+(the finals kept, then the new connection's) restart the utterance's text
+(``on_reconnect`` tells a display to clear it). While a newer
 utterance captures, an older one's outcome reaches ``on_result`` only; an error is
 shown once no utterance is active any more.
 """

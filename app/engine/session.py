@@ -11,17 +11,17 @@ worked for the endpoint (else the current one); if the provider rejects the
 metadata, it reconnects once with the other schema, replays the audio sent so far,
 and remembers the schema that worked.
 
-Reconnects (``reconnect_attempts > 0``, meant for push-to-talk): when the connection
-is lost before the provider confirmed the end of the audio (an abnormal close, 1006,
-1011, any close without a fatal provider error), the session opens a new connection
-after a short backoff (:func:`reconnect_delays`) and resends the whole audio of the
-session from its first sample. Everything the lost connection transcribed is dropped
-and the new connection transcribes it all again, so nothing is lost and nothing is
-duplicated; provider timestamps need no offset (docs/wire-protocols.md §5.4), because the new
-connection's audio starts where the session's did. To do that the session keeps every
-PCM chunk it has sent (16 kHz s16: 1.9 MB a minute), up to ``max_replay_s``. Rejected
-keys, rejected settings, fatal provider errors and a flush that was never confirmed on
-a live connection are not retried.
+Reconnects (``reconnect_attempts > 0``): when the connection is lost before the
+provider confirmed the end of the audio (an abnormal close, 1006, 1011, any close
+without a fatal provider error), the session opens a new connection after a short
+backoff (:func:`reconnect_delays`) and sends it the audio from the resume point on:
+where every utterance had its final (:mod:`app.core.resume`; the start, for a
+provider whose finals carry no times). The finals before it are kept and emitted
+again; the new connection's events are shifted into session time, so nothing is
+lost and nothing is duplicated (docs/wire-protocols.md §5.4). To do that the session
+keeps the PCM it has sent since the resume point (16 kHz s16: 1.9 MB a minute), up
+to ``max_replay_s``. Rejected keys, rejected settings, fatal provider errors and a
+flush that was never confirmed on a live connection are not retried.
 
 A busy provider (HTTP 429 or 503 at the first handshake) that says when to come back
 (``Retry-After``, at most :data:`MAX_RETRY_AFTER_S`) is tried once more after that
@@ -51,6 +51,7 @@ from app.core.events import (
 )
 from app.core.options import PROVIDER_TITLES, BasetenOptions, ProviderOptions
 from app.core.providers.base import StreamingProtocol, build_protocol
+from app.core.resume import ConnectionTrack
 from app.core.transcript import Transcript
 from app.engine.ports import AudioSource, Connection, Connector, SchemaMemory
 
@@ -104,8 +105,24 @@ class _AudioFeed:
         self.max_replay_bytes = max_replay_bytes
         self.replay: list[bytes] = []
         self.replay_bytes = 0
+        self.replay_start = 0  # the sample of the session the replay starts at
         self.overflowed = False
         self.ended = False
+
+    def trim(self, sample: int) -> None:
+        """Forget the kept audio before ``sample``: the provider finalised it."""
+        drop = (sample - self.replay_start) * 2
+        while drop > 0 and self.replay:
+            first = self.replay[0]
+            if len(first) <= drop:
+                self.replay.pop(0)
+                cut = len(first)
+            else:
+                self.replay[0] = first[drop:]
+                cut = drop
+            drop -= cut
+            self.replay_bytes -= cut
+            self.replay_start += cut // 2
 
     async def chunks(self, confirmed: Callable[[], bool]) -> AsyncIterator[bytes]:
         """Yield the replay, then queued PCM until the end of the audio."""
@@ -161,17 +178,18 @@ class StreamingSession:
             reconnect the new connection's events follow: they transcribe the audio
             from its start again, so a display should clear its text when
             ``on_reconnect`` is called.
-        reconnect_attempts: How many times a connection lost before the flush was
-            confirmed is replaced by a new one that is sent the whole audio again.
-            ``0`` (the default) keeps no audio and fails at once, as live captions
-            want; push-to-talk dictation uses a few.
+        reconnect_attempts: How many times in a row a connection lost before the
+            flush was confirmed is replaced by a new one, sent the audio from the last
+            final on (a connection that delivered a final resets the count).
+            ``0`` (the default) keeps no audio and fails at once; dictation and
+            live captions use a few.
         on_reconnect: Called on the event loop with ``(attempt, reason)`` (attempt
             counts from 1; reason is the one-line error of the lost connection) just
             before waiting to reconnect.
         on_retry: Called with ``(seconds, reason)`` before waiting out a busy
             provider's ``Retry-After`` (at most once a session).
-        max_replay_s: Seconds of 16 kHz audio kept for reconnects; a longer session
-            stops keeping audio (logged) and is no longer reconnected.
+        max_replay_s: Seconds of 16 kHz audio not yet final kept for reconnects; past
+            that the session stops keeping audio (logged) and is no longer reconnected.
     """
 
     def __init__(
@@ -252,11 +270,14 @@ class StreamingSession:
         reconnects = 0
         busy_retried = False  # one retry for a busy server that said when to come back
         delays = reconnect_delays()
+        track = ConnectionTrack()
         while True:
             schema = candidates[index]
             protocol = build_protocol(self.options, schema=schema)
             try:
-                result = await self._attempt(protocol, feed, pump, reconnecting=reconnects > 0)
+                result = await self._attempt(
+                    protocol, feed, pump, track, reconnecting=reconnects > 0
+                )
             except _MetadataRejected as exc:
                 if index + 1 < len(candidates):
                     log.info(
@@ -283,6 +304,10 @@ class StreamingSession:
                 await asyncio.sleep(wait)
                 continue
             except _ConnectionLost as lost:
+                if track.watermark_s > track.offset_s:
+                    # That connection got somewhere: count the attempts afresh (live
+                    # captions run for hours; each drop gets the same chances).
+                    reconnects, delays = 0, reconnect_delays()
                 if reconnects >= self.reconnect_attempts or feed.overflowed:
                     raise lost.failure from None
                 reconnects += 1
@@ -296,17 +321,40 @@ class StreamingSession:
                 )
                 self._on_reconnect(reconnects, str(lost.failure))
                 await asyncio.sleep(delay)
+                track = self._resume_point(track, feed, protocol.sample_rate, reconnects)
                 continue
             result.schema = schema
             if len(candidates) > 1 and schema is not None and self._schema_memory is not None:
                 self._schema_memory.set(endpoint, schema)
             return result
 
+    def _resume_point(
+        self, lost: ConnectionTrack, feed: _AudioFeed, rate: int, attempt: int
+    ) -> ConnectionTrack:
+        """The track of the next connection: it starts where everything was final.
+
+        The finals kept are emitted again, so a display cleared by ``on_reconnect``
+        shows them; the audio before the watermark is no longer sent.
+        """
+        feed.trim(round(lost.watermark_s * rate))
+        offset = feed.replay_start / rate
+        kept = lost.kept
+        log.info(
+            "resuming at %.2f s of audio: %d finals kept, %.1f s to send again",
+            offset,
+            len(kept),
+            feed.replay_bytes / 2 / rate,
+        )
+        for final in kept:
+            self._on_event(final)
+        return ConnectionTrack(offset, f"r{attempt}.", kept)
+
     async def _attempt(
         self,
         protocol: StreamingProtocol,
         feed: _AudioFeed,
         pump: asyncio.Task[None],
+        track: ConnectionTrack,
         *,
         reconnecting: bool = False,
     ) -> SessionResult:
@@ -320,7 +368,7 @@ class StreamingSession:
             if reconnecting:  # the trouble that cost the last connection may be passing
                 raise _ConnectionLost(exc) from None
             raise
-        run = _ConnectionRun(self, protocol, conn)
+        run = _ConnectionRun(self, protocol, conn, track, feed)
         try:
             return await run.drive(feed, pump)
         finally:
@@ -349,12 +397,21 @@ class _ConnectionRun:
     """The work on one connection: a sender and a receiver running side by side."""
 
     def __init__(
-        self, session: StreamingSession, protocol: StreamingProtocol, conn: Connection
+        self,
+        session: StreamingSession,
+        protocol: StreamingProtocol,
+        conn: Connection,
+        track: ConnectionTrack,
+        feed: _AudioFeed,
     ) -> None:
         self.session = session
         self.protocol = protocol
         self.conn = conn
+        self.track = track
+        self.feed = feed
         self.result = SessionResult()
+        for final in track.kept:  # the earlier connections' text stays
+            self.result.transcript.apply(final)
         self._send_lock = asyncio.Lock()
         self._flush_acked = asyncio.Event()
         self._frame_seen = asyncio.Event()  # set on every received frame
@@ -513,6 +570,11 @@ class _ConnectionRun:
             raise ProviderFailure(f"{self.session.title} reported an error: {event.message}")
         if isinstance(event, ProviderError):
             log.info("%s reported: %s", self.session.title, event.message)
+        mark = self.track.watermark_s
+        event = self.track.translate(event)
+        if self.track.watermark_s > mark and self.feed.keep_all:
+            # Final up to here: the audio before it need never be sent again.
+            self.feed.trim(round(self.track.watermark_s * self.protocol.sample_rate))
         self.result.transcript.apply(event)
         self._emit(event)
         if isinstance(event, FlushAck):

@@ -257,6 +257,7 @@ class AppController(QObject):
             on_event=self._on_event,
             on_state=self._on_state,
             schema_memory=self.schema_memory,
+            on_reconnect=self._on_reconnect,
         )
         self.tray.set_captions_active(True)
         self._task = self._spawn(self._drive(self.run))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +312,33 @@ async def test_a_dropped_connection_costs_no_words(
     [reconnect] = [i for i, e in enumerate(lines) if e["type"] == "reconnect"]
     after = [e["text"] for e in lines[reconnect:] if e["type"] == "final"]
     assert " ".join(t.strip() for t in after) == EXPECTED  # complete, and once
+
+
+@pytest.mark.parametrize("provider", ["baseten", "fireworks"])
+async def test_a_drop_after_a_final_resends_only_the_rest(
+    provider: str, wav48k_stereo: Path, tmp_path: Path
+) -> None:
+    """Finals with times: the new connection hears the audio after "Hello world." only."""
+    resumed = Script([Utterance("Naïve café — déjà vu 😀", final_at=None)])
+    kwargs: dict[str, Any] = {"faults": Faults(drop_after_s=1.5)}
+    if provider == "baseten":
+        kwargs["accept_schema"] = "current"
+    async with _emulator(provider, [SCRIPT, resumed], **kwargs) as emu:
+        done = await run_hark(
+            *_args(provider, emu.url, wav48k_stereo, "--fast", "--format", "jsonl"),
+            env=hark_env(tmp_path, **{ENV_VARS[provider]: KEY}),
+        )
+    assert done.code == 0, done.err
+    assert len(emu.connections) == 2
+    lines = [json.loads(line) for line in done.out.splitlines()]
+    [reconnect] = [i for i, e in enumerate(lines) if e["type"] == "reconnect"]
+    after = [e["text"] for e in lines[reconnect:] if e["type"] == "final"]
+    assert " ".join(t.strip() for t in after) == EXPECTED  # complete, and once
+    # The new connection heard the file from "Hello world."'s end (0.9 s) on.
+    with wave.open(str(wav48k_stereo)) as w:
+        total = w.getnframes() // 3  # at 16 kHz
+    rest = emu.connections[1].samples_received - (total - round(0.9 * 16000))
+    assert 0 <= rest < 512 + 6400  # a frame's padding, Baseten's trailing silence
 
 
 async def test_a_dropped_connection_without_reconnects_is_reported(

@@ -132,6 +132,36 @@ async def test_stop_while_connecting_still_sends_what_was_heard(vmic: VirtualMic
     assert emu.total_samples >= 8000 * 16000 / rec.sources[0].sample_rate
 
 
+async def test_a_dropped_connection_is_resumed_after_the_last_final(
+    vmic: VirtualMicrophone,
+) -> None:
+    first = Script([Utterance("Hello world.", partials=[(0.2, "Hello")], final_at=0.5),
+                    Utterance("This is", partials=[(0.8, "This")], final_at=None)])  # fmt: skip
+    resumed = Script([Utterance("This is a test.", final_at=None)])  # the audio after 0.5 s
+    rec = Recorder()
+    async with FireworksEmulator(
+        [first, resumed], api_key=KEY, faults=Faults(drop_after_s=1.0)
+    ) as emu:
+        captions = rec.captions(emu.url)
+        run = asyncio.create_task(captions.run())
+        await eventually(lambda: len(emu.connections) == 2 and captions.state == "listening")
+        await eventually(lambda: emu.connections[1].samples_received > 8000)
+        captions.stop()
+        result = await asyncio.wait_for(run, 20 * TIMEOUT_FACTOR)
+    assert emu.drop_fired
+    assert ("connecting", "Connection lost; reconnecting (1 of 3)…") in rec.states
+    assert rec.names[-2:] == ["finishing", "idle"]
+    assert result is not None
+    assert result.transcript.text == "Hello world. This is a test."  # once each
+    # The new connection was sent everything after the final at 0.5 s, and no more.
+    sent = emu.connections[0].samples_received, emu.connections[1].samples_received
+    assert result.samples_sent == sent[1]
+    mic = rec.sources[0]
+    captured = mic.captured_frames * 16000 / mic.sample_rate
+    assert abs(sent[1] - (captured - 0.5 * 16000)) <= 0.02 * 16000
+    assert emu.violations == []
+
+
 async def test_a_rejected_key_is_an_error_state(vmic: VirtualMicrophone) -> None:
     rec = Recorder()
     async with FireworksEmulator(Script(), api_key=KEY, faults=Faults(reject_key=True)) as emu:

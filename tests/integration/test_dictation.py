@@ -223,12 +223,16 @@ async def test_press_speak_release_saves_then_inserts_and_loses_no_audio(
 
 
 @pytest.mark.espeak
-async def test_a_drop_mid_utterance_reconnects_and_resends_everything(
+async def test_a_drop_mid_utterance_reconnects_and_resends_what_was_not_final(
     vmic: VirtualMicrophone, hello_wav: Path, tmp_path: Path
 ) -> None:
     rig = Rig(tmp_path)
-    script = Script([Utterance("Hello world.", partials=[(0.3, "Hello")], final_at=0.6)])
-    async with FireworksEmulator(script, api_key=KEY, faults=Faults(drop_after_s=1.0)) as emu:
+    first = Script([Utterance("Hello", partials=[(0.3, "Hel")], final_at=0.6),
+                    Utterance("world.", partials=[(0.8, "wor")], final_at=None)])  # fmt: skip
+    resumed = Script([Utterance("world.", final_at=None)])  # what the audio after 0.6 s holds
+    async with FireworksEmulator(
+        [first, resumed], api_key=KEY, faults=Faults(drop_after_s=1.0)
+    ) as emu:
         dictation = rig.dictation(emu.url)
         dictation.press()
         await speak(vmic, hello_wav)
@@ -240,12 +244,12 @@ async def test_a_drop_mid_utterance_reconnects_and_resends_everything(
     assert "closed the connection before the transcript was complete" in rig.reconnects[0][1]
     assert ("connecting", "Connection to Fireworks lost; reconnecting (1 of 2)…") in rig.states
     assert rig.names[-2:] == ["finishing", "idle"]
-    # The final of the lost connection was dropped; the new one transcribed it all again.
+    # The lost connection's final stays; the new one was sent the audio after it.
     assert rig.inserted == [("Hello world.", None)]
     assert rig.history.recent() == ["Hello world."]
     mic = rig.sources[0]
     assert isinstance(mic, MicrophoneSource)
-    expected = resampled(mic.captured_frames, mic.sample_rate)
+    expected = resampled(mic.captured_frames, mic.sample_rate) - round(0.6 * RATE)
     assert abs(emu.connections[1].samples_received - expected) <= 0.02 * RATE
     assert emu.violations == []
 

@@ -1,10 +1,12 @@
-"""Reconnects: a connection lost before the flush was confirmed is replaced, and the whole
-audio is sent again on the new one (push-to-talk), over real loopback WebSockets."""
+"""Reconnects: a connection lost before the flush was confirmed is replaced, and the new
+one is sent the audio from where everything was final (all of it, for a provider whose
+finals carry no times), over real loopback WebSockets."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -53,12 +55,24 @@ def test_backoff_is_short_then_steady() -> None:
     assert list(itertools.islice(reconnect_delays(), 5)) == [0.2, 0.5, 1.0, 1.0, 1.0]
 
 
-async def test_a_dropped_connection_is_replaced_and_all_audio_resent() -> None:
+# What a new connection that resumes at 0.3 s hears: the rest, "Three."
+RESUMED = Script([Utterance("Three.", final_at=None)])
+EMULATORS = {"baseten": BasetenEmulator, "fireworks": FireworksEmulator}
+OPTIONS = {"baseten": BasetenOptions, "fireworks": FireworksOptions}
+
+
+@pytest.mark.parametrize("provider", ["baseten", "fireworks"])
+async def test_a_dropped_connection_resumes_where_everything_was_final(provider: str) -> None:
+    """Finals with times (Baseten's segments, Fireworks' segments): only the rest is resent."""
     events: list[Event] = []
     reconnects = Reconnects()
-    async with FireworksEmulator(SCRIPT, api_key=KEY, faults=Faults(drop_after_s=0.5)) as emu:
+    kwargs: dict[str, Any] = {"accept_schema": "current"} if provider == "baseten" else {}
+    async with EMULATORS[provider](
+        [SCRIPT, RESUMED], api_key=KEY, faults=Faults(drop_after_s=0.5), **kwargs
+    ) as emu:
+        options = OPTIONS[provider](endpoint=emu.url)
         session = StreamingSession(
-            FireworksOptions(endpoint=emu.url),
+            options,
             KEY,
             open_connection,
             on_event=events.append,
@@ -69,15 +83,43 @@ async def test_a_dropped_connection_is_replaced_and_all_audio_resent() -> None:
     assert emu.drop_fired
     assert len(emu.connections) == 2
     assert emu.connections[0].close_code == 1006  # aborted after 0.5 s of audio
-    # The new connection got the whole audio from the first sample, and the result counts it.
+    # "One two." was final at 0.3 s: the new connection got the audio from there on.
+    resent = emu.connections[1].samples_received
+    assert resent - 24000 + round(0.3 * RATE) in range(0, 512 + 6400)  # frame and flush padding
+    assert result.samples_sent == 24000 - round(0.3 * RATE)
+    # Complete and not duplicated.
+    assert result.transcript.text == "One two. Three."
+    [(attempt, reason)] = reconnects.calls
+    assert attempt == 1
+    assert "closed the connection before the transcript was complete" in reason
+    # After on_reconnect (a display clears), the kept final is sent again, then the rest.
+    finals = [e for e in events if isinstance(e, Final)]
+    assert [f.text for f in finals] == ["One two.", "One two.", "Three."]
+    assert finals[0] == finals[1]
+    # The resumed connection's times count from the session's start, its ids are its own.
+    assert finals[2].utterance != finals[0].utterance
+    assert all(
+        (s.start or 0.0) >= 0.3 - 1e-6 for s in finals[2].segments
+    )  # shifted by the resume point
+    assert emu.violations == []
+
+
+async def test_without_times_in_the_finals_all_audio_is_resent() -> None:
+    """Together's `completed` carries no times: the new connection hears everything again."""
+    events: list[Event] = []
+    async with TogetherEmulator(SCRIPT, api_key=KEY, faults=Faults(drop_after_s=0.5)) as emu:
+        session = StreamingSession(
+            TogetherOptions(endpoint=emu.url),
+            KEY,
+            open_connection,
+            on_event=events.append,
+            reconnect_attempts=1,
+        )
+        result = await session.run(_noise_source(1.5))
+    assert len(emu.connections) == 2
     assert emu.connections[1].samples_received == 24000 == result.samples_sent
     # Complete and not duplicated: the final of the lost connection was dropped.
     assert result.transcript.text == "One two. Three."
-    assert reconnects.calls == [
-        (1, "Fireworks closed the connection before the transcript was complete "
-            "(code 1006 (connection lost)).")
-    ]  # fmt: skip
-    # The events of both connections reached on_event (a display clears on on_reconnect).
     finals = [e.text for e in events if isinstance(e, Final)]
     assert finals == ["One two.", "One two.", "Three."]
     assert emu.violations == []
