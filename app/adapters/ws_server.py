@@ -15,6 +15,10 @@ never logged.
 
 Past ``max_sessions`` concurrent sessions a client is upgraded, sent Baseten's error
 frame (``recoverable: false``) and closed with 1013 (try again later).
+
+Frames over :data:`~app.core.serving.MAX_FRAME_BYTES` close the connection with 1009
+unread; the engine refuses smaller but still oversized ones with Baseten's error
+frame first.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from websockets.http11 import Request, Response
 from app.adapters.ws_transport import WebSocketConnection
 from app.core.errors import HarkError
 from app.core.local_protocol import BasetenServerProtocol
-from app.core.serving import IDLE_TIMEOUT_S, TOKEN_ENV
+from app.core.serving import IDLE_TIMEOUT_S, MAX_FRAME_BYTES, TOKEN_ENV, WS_MAX_QUEUE
 from app.core.urls import is_loopback_host
 
 log = logging.getLogger(__name__)
@@ -229,7 +233,8 @@ async def serve(
         port,
         process_request=process_request,
         ssl=ssl_context,
-        max_size=1024 * 1024,
+        max_size=MAX_FRAME_BYTES,
+        max_queue=WS_MAX_QUEUE,
         server_header="Hark",
     )
     running = HarkServer(

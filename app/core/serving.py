@@ -1,7 +1,8 @@
-"""What ``hark serve`` (its command line) and its WebSocket server agree on.
+"""What ``hark serve`` (its command line), its WebSocket server and the engine agree on.
 
 Plain constants, so that building the command line's parser (``hark --help``) needs
-neither the server nor the engine.
+neither the server nor the engine. docs/local-engine.md ("Abuse") says why each is
+what it is.
 """
 
 from __future__ import annotations
@@ -11,3 +12,22 @@ TOKEN_ENV = "HARK_SERVE_TOKEN"
 
 IDLE_TIMEOUT_S = 30.0
 """A client silent this long (no audio, no message) is closed and its session slot freed."""
+
+MAX_TEXT_FRAME_CHARS = 64 * 1024
+"""Longest text frame (metadata or control message) a client may send; longer ends the session.
+
+The metadata and control messages are a few hundred bytes."""
+
+MAX_AUDIO_FRAME_BYTES = 256 * 1024
+"""Largest binary (audio) frame; larger ends the session. Clients send 512 samples (1 KiB);
+this is 8 s of 16 kHz audio."""
+
+MAX_FRAME_BYTES = 1024 * 1024
+"""Largest frame the WebSocket layer reads at all: beyond it the connection is closed
+with 1009 before the frame is read, so there is no room for an error message first.
+Between the limits above and this one, the client gets Baseten's error frame, then 1009."""
+
+WS_MAX_QUEUE = 4
+"""Frames the WebSocket layer buffers per connection before it stops reading the socket:
+with :data:`MAX_FRAME_BYTES` this bounds a connection's buffered input to 4 MiB (the
+library's default of 16 would be 16 MiB)."""

@@ -36,6 +36,14 @@ VAD runs on the event loop: one window costs about 0.2 ms (0.6 % of its 32 ms), 
 the session yields to the loop every 16 windows so a client sending faster than real
 time cannot stall it.
 
+Client input: every frame a client sends goes through :func:`decode_client_frame`, the
+one hardened decoding step (size limits, then the protocol's own JSON decoding with its
+nesting limit and lone-surrogate cleaning, then the metadata's values bounded so the
+endpointing can use them). What it refuses either becomes an event the session answers
+(:class:`~app.core.local_protocol.MetadataRejected`, ``BadFrame``) or a
+:class:`ClientFrameRefused`, which ends the session with Baseten's error frame and a
+close.
+
 The model can be let go between sessions (:meth:`LocalEngine.unload`, which the
 in-process connector calls after an idle time): the engine drops its transcriber,
 and the next session makes and loads it again, its audio waiting meanwhile as on
@@ -48,8 +56,11 @@ import asyncio
 import collections.abc
 import concurrent.futures
 import contextlib
+import dataclasses
 import functools
 import logging
+import math
+import re
 import time
 import uuid
 from collections import deque
@@ -62,16 +73,21 @@ from app.core.audio import Framer, pcm16_to_float
 from app.core.baseten_metadata import AcceptSchema, SessionParams, params_from_options
 from app.core.endpointing import NEG_THRESHOLD_GAP, WINDOW, Chunk, Endpointer, FloatArray
 from app.core.errors import HarkError
+from app.core.jsonwire import clean_text
 from app.core.local_protocol import (
     AudioFrame,
     BadFrame,
     BasetenServerProtocol,
     EndAudio,
     HealthCheck,
+    MetadataReceived,
     MetadataRejected,
+    Phase,
+    ServerEvent,
 )
 from app.core.local_types import TranscribedSegment, TranscriptionResult
 from app.core.options import LocalOptions
+from app.core.serving import MAX_AUDIO_FRAME_BYTES, MAX_TEXT_FRAME_CHARS
 from app.engine.ports import ServerConnection, Transcriber, Vad
 
 log = logging.getLogger(__name__)
@@ -79,6 +95,8 @@ log = logging.getLogger(__name__)
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_GOING_AWAY = 1001
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_MESSAGE_TOO_BIG = 1009
 YIELD_EVERY_WINDOWS = 16
 
 _T = TypeVar("_T")
@@ -327,6 +345,101 @@ UTTERANCE_LANGUAGE_S = 1.5
 """A pass over this much of an utterance's start settles its language (when detected)."""
 LANGUAGE_LOCK_PROB = 0.5
 """A detected language this likely is kept for the rest of the session."""
+MAX_SILENCE_MS = 3_600_000.0
+"""``min_silence_duration_ms`` above this (an hour) is taken as this: utterances then end
+only at ``max_final_duration_s``, as they would with any larger value."""
+MAX_PARTIAL_INTERVAL_S = 3600.0
+"""``partial_transcript_interval_s`` above this is taken as this (no partial comes anyway)."""
+MAX_REFUSAL_CHARS = 500
+"""Longest reason sent back for refused metadata: one line, never the client's whole frame."""
+_NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+class ClientFrameRefused(HarkError):
+    """A client frame that ends the session: over a size limit, or neither text nor bytes.
+
+    Attributes:
+        code: The WebSocket close code to close with (1009 too big, 1003 not a frame).
+        reply: Baseten's ``error`` frame (``recoverable: false``) to send before closing.
+    """
+
+    def __init__(self, protocol: BasetenServerProtocol, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reply = protocol.error(message, recoverable=False, now=time.time())
+
+
+def decode_client_frame(protocol: BasetenServerProtocol, frame: object) -> list[ServerEvent]:
+    """Decode one frame from a client: the only way a client's bytes reach a session.
+
+    In order: the frame's type and size (text at most
+    :data:`~app.core.serving.MAX_TEXT_FRAME_CHARS` characters, binary at most
+    :data:`~app.core.serving.MAX_AUDIO_FRAME_BYTES`); lone surrogates in text replaced
+    (only an in-memory client can send them: WebSocket text is valid UTF-8); the
+    protocol's decoding (``app.core.jsonwire``: size and nesting limits, every type
+    checked); then the accepted metadata's numbers made usable (no NaN or infinity,
+    none so large that sample counts overflow) and a refusal's reason cut to one line.
+
+    Returns:
+        The protocol's events, which the session answers as the protocol says.
+
+    Raises:
+        ClientFrameRefused: the frame ends the session; send ``reply``, close with ``code``.
+    """
+    if isinstance(frame, str):
+        if len(frame) > MAX_TEXT_FRAME_CHARS:
+            raise ClientFrameRefused(
+                protocol,
+                f"A text frame of {len(frame)} characters is over the limit of "
+                f"{MAX_TEXT_FRAME_CHARS}; closing the session.",
+                CLOSE_MESSAGE_TOO_BIG,
+            )
+        events = protocol.receive_text(clean_text(frame))
+    elif isinstance(frame, bytes | bytearray | memoryview):
+        size = len(frame) if not isinstance(frame, memoryview) else frame.nbytes
+        if size > MAX_AUDIO_FRAME_BYTES:
+            raise ClientFrameRefused(
+                protocol,
+                f"A binary frame of {size} bytes is over the limit of "
+                f"{MAX_AUDIO_FRAME_BYTES}; send audio in frames of 512 samples.",
+                CLOSE_MESSAGE_TOO_BIG,
+            )
+        events = protocol.receive_bytes(bytes(frame))
+    else:
+        raise ClientFrameRefused(
+            protocol, f"A frame of type {type(frame).__name__} is not a WebSocket frame.",
+            CLOSE_UNSUPPORTED_DATA,
+        )  # fmt: skip
+    return [_usable(protocol, event) for event in events]
+
+
+def _usable(protocol: BasetenServerProtocol, event: ServerEvent) -> ServerEvent:
+    if isinstance(event, MetadataRejected):
+        reason = _NOT_ONE_LINE.sub(" ", event.message).strip()
+        if len(reason) > MAX_REFUSAL_CHARS:
+            reason = reason[: MAX_REFUSAL_CHARS - 1] + "…"
+        return MetadataRejected(reason)
+    if not isinstance(event, MetadataReceived):
+        return event
+    params = event.params
+    for name in (
+        "vad_threshold",
+        "vad_min_silence_ms",
+        "vad_speech_pad_ms",
+        "partial_interval_s",
+        "max_final_duration_s",
+    ):
+        value = getattr(params, name)
+        if not isinstance(value, int) and not math.isfinite(value):
+            protocol.phase = Phase.REJECTED
+            return MetadataRejected(f"Failed to validate metadata: {name}: not a finite number")
+    params = dataclasses.replace(
+        params,
+        vad_min_silence_ms=min(params.vad_min_silence_ms, MAX_SILENCE_MS),
+        partial_interval_s=min(params.partial_interval_s, MAX_PARTIAL_INTERVAL_S),
+    )
+    protocol.params = params
+    return MetadataReceived(params)
 
 
 def _partial_result(text: str, result: TranscriptionResult) -> TranscriptionResult:
@@ -337,6 +450,11 @@ def _partial_result(text: str, result: TranscriptionResult) -> TranscriptionResu
     end = max((s.end for s in result.segments), default=0.0)
     segment = TranscribedSegment(0.0, end, " " + text, compression_ratio=3.0 if flagged else 1.0)
     return TranscriptionResult.of((segment,), result.language, result.language_prob)
+
+
+def _close_reason(message: str) -> str:
+    """A close frame's reason: at most 123 bytes of UTF-8 (RFC 6455), cut at a character."""
+    return message.encode()[:123].decode(errors="ignore")
 
 
 def _log_load_failure(future: asyncio.Future[None]) -> None:
@@ -439,11 +557,11 @@ class _Session:
         first = await self.conn.recv()
         if first is None:
             return
-        events = (
-            self.protocol.receive_text(first)
-            if isinstance(first, str)
-            else self.protocol.receive_bytes(first)
-        )
+        try:
+            events = decode_client_frame(self.protocol, first)
+        except ClientFrameRefused as refused:
+            await self._refuse(refused)
+            return
         if isinstance(events[0], MetadataRejected):
             log.info("metadata rejected: %s", events[0].message)
             error = self.protocol.error(events[0].message, recoverable=False, now=time.time())
@@ -476,10 +594,11 @@ class _Session:
             frame = await self.conn.recv()
             if frame is None:
                 return
-            if isinstance(frame, str):
-                events = self.protocol.receive_text(frame)
-            else:
-                events = self.protocol.receive_bytes(frame)
+            try:
+                events = decode_client_frame(self.protocol, frame)
+            except ClientFrameRefused as refused:
+                await self._refuse(refused)
+                return
             for event in events:
                 if isinstance(event, AudioFrame):
                     await self._audio(event.pcm)
@@ -488,9 +607,16 @@ class _Session:
                 elif isinstance(event, HealthCheck):
                     await self.conn.send(self.protocol.health(event, now=time.time()))
                 elif isinstance(event, BadFrame):
-                    log.info("client frame refused: %s", event.message)
+                    log.info("client frame refused: %r", event.message[:200])
                     if event.reply is not None:
                         await self.conn.send(event.reply)
+
+    async def _refuse(self, refused: ClientFrameRefused) -> None:
+        """End the session for something the client did: Baseten's error, then the close."""
+        log.info("closing a session: %s", refused)
+        self.failed = True
+        await self.conn.send(refused.reply)
+        await self.conn.close(refused.code, _close_reason(str(refused)))
 
     async def _audio(self, pcm: bytes) -> None:
         assert self.vad is not None
