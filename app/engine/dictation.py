@@ -58,8 +58,11 @@ from app.core.events import Event
 from app.core.options import PROVIDER_TITLES, ProviderOptions
 from app.engine.captions import LiveSource, State
 from app.engine.dictation_text import continue_text
+from app.engine.kept_audio import KeptAudio, KeptAudioSource
 from app.engine.ports import Clipboard, Connector, History, SchemaMemory
+from app.engine.session import StreamingSession
 from app.engine.shared_microphone import SharedMicrophone
+from app.engine.sources import resolve
 from app.engine.utterance import FINISHING, Utterance
 
 log = logging.getLogger(__name__)
@@ -178,6 +181,8 @@ class Dictation:
         self._last_message = ""
         self._tail = ""  # the end of the text inserted last, into _tail_target
         self._tail_target: object = None
+        self.last_audio: KeptAudio | None = None  # the last utterance's, for retry()
+        self.retrying = False
 
     # -- the hotkey's API ------------------------------------------------------------------
 
@@ -261,7 +266,11 @@ class Dictation:
     async def _run(self, utt: Utterance) -> None:
         try:
             try:
-                text = await utt.transcribe()
+                try:
+                    text = await utt.transcribe()
+                finally:  # before the outcome is reported: a retry may follow it at once
+                    if not utt.cancelled and (kept := utt.audio.kept()) is not None:
+                        self.last_audio = kept
             except HarkError as exc:
                 await self._finish_failed(utt, str(exc))
                 return
@@ -279,6 +288,59 @@ class Dictation:
             await utt.close()
             self._utterances.remove(utt)
             self.refresh()
+
+    async def retry(
+        self, audio: KeptAudio, options: ProviderOptions, api_key: str | Awaitable[str]
+    ) -> DictationResult:
+        """Transcribe kept audio (e.g. :attr:`last_audio`) again, with ``options``' provider.
+
+        The text is saved to the history and put on the clipboard (the window it
+        was dictated into may be gone); the audio stays for another try.
+
+        Raises:
+            RuntimeError: While another retry runs.
+        """
+        if self.retrying:
+            raise RuntimeError("a retry is running")
+        self.retrying = True
+        title = PROVIDER_TITLES.get(options.provider, options.provider)
+        number = self._count
+        try:
+            session = StreamingSession(
+                options,
+                await resolve(api_key),
+                self.connector,
+                schema_memory=self.schema_memory,
+                flush_timeout=self.flush_timeout,
+                reconnect_attempts=self.reconnect_attempts,
+            )
+            text = (await session.run(KeptAudioSource(audio))).transcript.text
+        except HarkError as exc:
+            result = DictationResult(number, "", "", None, "error", f"Retry failed: {exc}")
+        except Exception:
+            log.exception("retrying the last dictation failed")
+            result = DictationResult(number, "", "", None, "error", f"Retry failed. {UNEXPECTED}")
+        else:
+            result = self._retried(number, text, options.provider, title)
+        finally:
+            self.retrying = False
+        log.info("retry of the last dictation: %s (%s)", result.status, result.message)
+        self._on_result(result)
+        return result
+
+    def _retried(self, number: int, text: str, provider: str, title: str) -> DictationResult:
+        if not text:
+            return DictationResult(number, "", "", None, "empty", f"{title} heard nothing.")
+        try:
+            entry_id: int | None = self.history.add(text, provider=provider)
+        except Exception:
+            log.exception("saving the transcript to the history failed")
+            entry_id = None
+        status, message = self._hand_over(
+            text, f"Transcribed again with {title}", entry_id is not None
+        )
+        self._mark(entry_id, status)
+        return DictationResult(number, text, "", entry_id, status, message)
 
     async def _deliver(self, utt: Utterance, text: str) -> None:
         utt.phase = "delivering"

@@ -188,6 +188,8 @@ class StreamingSession:
             before waiting to reconnect.
         on_retry: Called with ``(seconds, reason)`` before waiting out a busy
             provider's ``Retry-After`` (at most once a session).
+        on_audio: Called with ``(pcm, rate)`` for every block of the source as it is
+            queued: 16-bit mono PCM at the provider's rate (to keep it for a retry).
         max_replay_s: Seconds of 16 kHz audio not yet final kept for reconnects; past
             that the session stops keeping audio (logged) and is no longer reconnected.
     """
@@ -206,6 +208,7 @@ class StreamingSession:
         on_reconnect: Callable[[int, str], None] | None = None,
         max_replay_s: float = 600.0,
         on_retry: Callable[[float, str], None] | None = None,
+        on_audio: Callable[[bytes, int], None] | None = None,
     ) -> None:
         if reconnect_attempts < 0:
             raise ValueError("reconnect_attempts must not be negative")
@@ -219,6 +222,7 @@ class StreamingSession:
         self.reconnect_attempts = reconnect_attempts
         self._on_reconnect = on_reconnect or (lambda attempt, reason: None)
         self._on_retry = on_retry or (lambda seconds, reason: None)
+        self._on_audio = on_audio or (lambda pcm, rate: None)
         self.max_replay_s = max_replay_s
         self.title = PROVIDER_TITLES.get(options.provider, options.provider)
 
@@ -376,8 +380,9 @@ class StreamingSession:
 
     # -- audio --------------------------------------------------------------------------
 
-    @staticmethod
-    async def _pump(source: AudioSource, rate: int, queue: asyncio.Queue[bytes | None]) -> None:
+    async def _pump(
+        self, source: AudioSource, rate: int, queue: asyncio.Queue[bytes | None]
+    ) -> None:
         """Read the source into ``queue`` as 16-bit PCM at ``rate``; ``None`` marks the end."""
         # Here, not at the top: numpy and soxr load with the first session, not the app.
         from app.core.audio import StreamResampler, float_to_pcm16
@@ -386,10 +391,14 @@ class StreamingSession:
         async for block in source.blocks():
             out = resampler.process(block)
             if out.size:
-                queue.put_nowait(float_to_pcm16(out))
+                pcm = float_to_pcm16(out)
+                self._on_audio(pcm, rate)
+                queue.put_nowait(pcm)
         tail = resampler.finish()
         if tail.size:
-            queue.put_nowait(float_to_pcm16(tail))
+            pcm = float_to_pcm16(tail)
+            self._on_audio(pcm, rate)
+            queue.put_nowait(pcm)
         queue.put_nowait(None)
 
 

@@ -16,6 +16,7 @@ from app.core.options import ProviderOptions
 from app.core.providers.base import ConnectRequest
 from app.core.transcript import Transcript
 from app.engine.captions import LiveSource, State
+from app.engine.kept_audio import AudioKeeper
 from app.engine.ports import Connection
 from app.engine.session import StreamingSession
 from app.engine.sources import EndingSource, resolve
@@ -72,6 +73,7 @@ class Utterance:
         self.cancelled = False
         self.reconnecting = False
         self.device_error: str | None = None
+        self.audio = AudioKeeper(options.provider)  # for "Retry last dictation"
 
     @property
     def capturing(self) -> bool:
@@ -116,6 +118,7 @@ class Utterance:
             reconnect_attempts=self.owner.reconnect_attempts,
             on_reconnect=self._reconnecting,
             on_retry=self._retrying,
+            on_audio=self.audio,
         )
         result = await session.run(EndingSource(self.source, self._finishing))
         if self.source.error is not None:

@@ -44,6 +44,7 @@ from app.core.settings import Settings
 from app.engine.captions import LiveCaptions, LiveSource
 from app.engine.dictation import Dictation, DictationResult
 from app.engine.insertion import Inserter, Outcome
+from app.engine.kept_audio import KeptAudio
 from app.engine.local_connector import LocalConnector
 from app.engine.ports import Clipboard, Connector, SchemaMemory
 from app.engine.shared_microphone import SharedMicrophone
@@ -120,6 +121,7 @@ class AppController(QObject):
         self.first_run = first_run
         self.problems = list(problems or [])
         self.run: LiveCaptions | None = None  # live captions, while they run
+        self.last_audio: KeptAudio | None = None  # the last dictation's, for a retry
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.dialog: SettingsDialog | None = None
@@ -140,6 +142,7 @@ class AppController(QObject):
         tray.settings_requested.connect(self.open_settings)
         tray.setup_requested.connect(self.open_setup)
         tray.provider_selected.connect(self.select_provider)
+        tray.retry_requested.connect(self.retry_last)
         tray.transcript_chosen.connect(self.copy_transcript)
         tray.transcript_insert_requested.connect(self.reinsert_transcript)
         tray.quit_requested.connect(self.quit_requested.emit)
@@ -341,6 +344,29 @@ class AppController(QObject):
         self.refresh_recent()
         if result.status not in ("inserted", "ok") and result.message:
             self.overlay.set_status(result.message)
+        dictation = self.ptt.dictation
+        if dictation is not None and dictation.last_audio is not None:
+            self.last_audio = dictation.last_audio  # kept across a settings rebuild
+            self.tray.set_retry_available(True)
+
+    def retry_last(self, provider: str) -> None:
+        """Transcribe the last dictation's audio again with ``provider`` (the tray's)."""
+        if self.last_audio is None or self.ptt.dictation is None:
+            return
+        self._spawn(self._retry(self.ptt.dictation, self.last_audio, provider))
+
+    async def _retry(self, dictation: Dictation, audio: KeptAudio, provider: str) -> None:
+        settings = self.settings.replace(provider=provider)
+        title = PROVIDER_TITLES[provider]
+        self.overlay.set_status(f"Transcribing the last dictation again with {title}…")
+        try:
+            options = settings.provider_options()
+            key = await self._key_for(settings)
+            await dictation.retry(audio, options, key)  # its result reaches _on_result
+        except HarkError as exc:
+            self.report("Retry last dictation", str(exc))
+        except RuntimeError as exc:  # a retry is already running
+            self.overlay.set_status(f"{exc}.")
 
     def _on_reconnect(self, attempt: int, reason: str) -> None:
         self.overlay.clear()

@@ -9,6 +9,7 @@ what happens. Signals:
     settings_requested: Settings... was chosen.
     transcript_chosen(str): Copy was chosen for a recent transcript.
     transcript_insert_requested(str): Insert was chosen for a recent transcript.
+    retry_requested(str): Retry last dictation was chosen, with this provider.
     quit_requested: Quit was chosen.
 """
 
@@ -103,6 +104,7 @@ class Tray(QObject):
     settings_requested = Signal()
     transcript_chosen = Signal(str)
     transcript_insert_requested = Signal(str)
+    retry_requested = Signal(str)
     quit_requested = Signal()
 
     def __init__(self, provider: str, *, tray_available: bool | None = None) -> None:
@@ -125,6 +127,12 @@ class Tray(QObject):
         self._recent_none: QAction | None = None
         self._recent_entries: list[QMenu] = []
         self.set_recent([])
+        # The last dictation's audio, transcribed again: after a failure, or wrong words.
+        self.retry_menu = self.menu.addMenu("Retry last dictation")
+        for name, title in PROVIDER_TITLES.items():
+            action = self.retry_menu.addAction(f"With {title}")
+            action.triggered.connect(lambda _=False, n=name: self.retry_requested.emit(n))
+        self.set_retry_available(False)
         self.setup_action = self._action("Set up Hark…", self.setup_requested.emit)
         self.settings_action = self._action("Settings…", self.settings_requested.emit)
         self.menu.addSeparator()
@@ -210,6 +218,10 @@ class Tray(QObject):
         action = self.provider_actions.get(provider)
         if action is not None:
             action.setChecked(True)
+
+    def set_retry_available(self, available: bool) -> None:
+        """Enable *Retry last dictation* once a dictation's audio is kept."""
+        self.retry_menu.setEnabled(available)
 
     def set_recent(self, transcripts: list[str]) -> None:
         """List recent transcripts, newest first, each with Copy and Insert.

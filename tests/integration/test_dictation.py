@@ -19,12 +19,12 @@ from app.adapters.microphone import MicrophoneSource
 from app.adapters.ws_transport import open_connection
 from app.core.errors import AudioInputError, HarkError, SettingError
 from app.core.events import Event, Final, Partial
-from app.core.options import FireworksOptions
+from app.core.options import FireworksOptions, TogetherOptions
 from app.engine.captions import LiveSource, State
 from app.engine.dictation import CANCELLED, NOTHING_HEARD, Dictation, DictationResult
 from app.engine.shared_microphone import MicrophoneTap, SharedMicrophone
 from tests.audio import VirtualMicrophone, virtual_microphone
-from tests.emulators import Faults, FireworksEmulator, Script, Utterance
+from tests.emulators import Faults, FireworksEmulator, Script, TogetherEmulator, Utterance
 from tests.helpers import TIMEOUT_FACTOR, speech_wav
 
 KEY = "fw-test-key"
@@ -371,6 +371,57 @@ async def test_a_failure_keeps_the_words_heard_before_it(tmp_path: Path) -> None
     assert (entry.text, entry.outcome) == ("One two.", "clipboard")
     assert [(r.status, r.text) for r in rig.results] == [("error", "One two.")]
     assert rig.sources[0].closed  # type: ignore[union-attr]
+
+
+async def test_retry_last_sends_the_kept_audio_to_another_provider(tmp_path: Path) -> None:
+    """The connection failed for good: the same audio goes to Together, nothing recorded anew."""
+    rig = Rig(tmp_path, real_microphone=False)
+    async with FireworksEmulator(ONE_TWO, api_key=KEY, faults=Faults(drop_after_s=0.6)) as emu:
+        dictation = rig.dictation(emu.url, reconnect_attempts=0)
+        dictation.press()
+        await asyncio.wait_for(dictation.wait_idle(), 20 * TIMEOUT_FACTOR)
+    assert rig.results[-1].status == "error"
+    kept = dictation.last_audio
+    assert kept is not None
+    assert kept.provider == "fireworks"
+    assert len(kept.pcm) // 2 == rig.sources[0].frames  # all of it, at the provider's rate
+    again = Script([Utterance("One two. Three four.", final_at=None)])
+    async with TogetherEmulator(again, api_key=KEY) as other:
+        result = await asyncio.wait_for(
+            dictation.retry(kept, TogetherOptions(endpoint=other.url), KEY), 20 * TIMEOUT_FACTOR
+        )
+    assert other.connections[0].samples_received == len(kept.pcm) // 2
+    assert (result.status, result.text) == ("clipboard", "One two. Three four.")
+    assert result.message == (
+        "Transcribed again with Together AI. The words heard are on the clipboard and in the "
+        "history."
+    )
+    assert rig.results[-1] == result
+    assert rig.clipboard.texts[-1] == "One two. Three four."
+    entry = rig.history.entries(1)[0]
+    assert (entry.text, entry.outcome, entry.provider) == (
+        "One two. Three four.", "clipboard", "together",
+    )  # fmt: skip
+    assert len(rig.sources) == 1  # the microphone was not opened again
+    assert dictation.last_audio is kept  # still there for another try
+
+
+async def test_a_failed_retry_is_one_line_and_keeps_the_audio(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, real_microphone=False)
+    async with FireworksEmulator(ONE_TWO, api_key=KEY) as emu:
+        dictation = rig.dictation(emu.url)
+        dictation.press()
+        await eventually(lambda: rig.sources[-1].frames > 0.5 * RATE)
+        dictation.release()
+        await asyncio.wait_for(dictation.wait_idle(), 20 * TIMEOUT_FACTOR)
+    kept = dictation.last_audio
+    assert kept is not None
+    async with FireworksEmulator(ONE_TWO, api_key="other") as refusing:
+        result = await dictation.retry(kept, FireworksOptions(endpoint=refusing.url), KEY)
+    assert result.status == "error"
+    assert result.message.startswith("Retry failed: Fireworks rejected the API key (HTTP 401)")
+    assert "\n" not in result.message
+    assert dictation.last_audio is kept
 
 
 async def test_a_rejected_key_is_an_error_and_not_retried(tmp_path: Path) -> None:

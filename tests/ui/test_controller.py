@@ -26,13 +26,13 @@ from app.adapters.settings_store import SettingsStore
 from app.adapters.whisper import SileroVad, WhisperTranscriber
 from app.adapters.ws_server import BASETEN_PATH, serve
 from app.core.errors import HarkError
-from app.core.options import BasetenOptions, FireworksOptions, LocalOptions
+from app.core.options import BasetenOptions, FireworksOptions, LocalOptions, TogetherOptions
 from app.core.settings import OverlaySettings, Settings
 from app.engine.local_connector import LocalConnector
 from app.engine.local_server import LocalEngine
 from app.engine.pacing import RealtimeSource
 from app.ui.controller import AppController
-from tests.emulators import FireworksEmulator, Script, Utterance
+from tests.emulators import Faults, FireworksEmulator, Script, TogetherEmulator, Utterance
 from tests.memory_keyring import MemoryKeyring
 from tests.ui import rig
 from tests.ui.rig import run, until
@@ -177,6 +177,49 @@ def test_dictation_saves_then_delivers_and_lists_it(
     assert entry.outcome == "clipboard"
     shown = [a for a in c.tray.recent_menu.actions() if a.isVisible()]
     assert [a.menu().toolTip() for a in shown] == ["Dictated words — done."]
+
+
+def test_retry_last_dictation_from_the_tray_with_another_provider(
+    qtbot: QtBot, tmp_path: Path, loop: qasync.QEventLoop
+) -> None:
+    """Together fails mid-dictation; the tray sends the same audio to Fireworks."""
+    keyring = MemoryKeyring()
+    keyring.set_password("hark", "fireworks", KEY)
+    keyring.set_password("hark", "together", "tg-controller-key")
+    faults = Faults(error_at_s=0.5, error_message="GPU fell over")
+    again = Script([Utterance("Said once, heard twice.", final_at=None)])
+
+    async def scenario() -> tuple[AppController, int, int]:
+        async with (
+            TogetherEmulator(Script(), api_key="tg-controller-key", faults=faults) as together,
+            FireworksEmulator(again, api_key=KEY) as fireworks,
+        ):
+            settings = Settings(
+                provider="together",
+                fireworks=FireworksOptions(endpoint=fireworks.url),
+                together=TogetherOptions(endpoint=together.url),
+                insertion="clipboard",
+            )
+            c = make_controller(qtbot, tmp_path, settings, keyring=keyring)
+            assert not c.tray.retry_menu.isEnabled()
+            assert c.handle_command("ptt press") == "ok"
+            await until(lambda: c.tray.state == "error")
+            assert c.handle_command("ptt release") == "ok"
+            await until(lambda: c.tray.retry_menu.isEnabled())
+            [with_fireworks] = [
+                a for a in c.tray.retry_menu.actions() if a.text() == "With Fireworks"
+            ]
+            with_fireworks.trigger()
+            await until(lambda: c.history.recent(1) == ["Said once, heard twice."])
+            return c, together.total_samples, fireworks.connections[0].samples_received
+
+    c, sent_first, sent_again = run(loop, scenario())
+    assert sent_first >= 0.5 * 16000
+    assert sent_again >= sent_first  # the same audio, all of it, again
+    assert QGuiApplication.clipboard().text() == "Said once, heard twice."
+    entry = c.history.entries(1)[0]
+    assert (entry.provider, entry.outcome) == ("fireworks", "clipboard")
+    assert c.settings.provider == "together"  # a retry does not switch provider
 
 
 def test_toggle_from_the_tray_acts_like_hark_toggle(
