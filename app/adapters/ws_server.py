@@ -16,9 +16,13 @@ never logged.
 Past ``max_sessions`` concurrent sessions a client is upgraded, sent Baseten's error
 frame (``recoverable: false``) and closed with 1013 (try again later).
 
-Frames over :data:`~app.core.serving.MAX_FRAME_BYTES` close the connection with 1009
-unread; the engine refuses smaller but still oversized ones with Baseten's error
-frame first.
+Abuse (docs/local-engine.md, "Abuse"): a session slot is taken with a client's first
+frame, not with its upgrade, so clients that connect and send nothing cannot lock real
+users out; they wait in a bounded pool and are closed after ``metadata_timeout_s``.
+A session silent for ``idle_timeout_s`` is closed, and so is a client that reads
+nothing for that long while the server has something to send it. Frames over
+:data:`~app.core.serving.MAX_FRAME_BYTES` close the connection with 1009 unread; the
+engine refuses smaller but still oversized ones with Baseten's error frame first.
 """
 
 from __future__ import annotations
@@ -41,7 +45,15 @@ from websockets.http11 import Request, Response
 from app.adapters.ws_transport import WebSocketConnection
 from app.core.errors import HarkError
 from app.core.local_protocol import BasetenServerProtocol
-from app.core.serving import IDLE_TIMEOUT_S, MAX_FRAME_BYTES, TOKEN_ENV, WS_MAX_QUEUE
+from app.core.serving import (
+    IDLE_TIMEOUT_S,
+    MAX_FRAME_BYTES,
+    METADATA_TIMEOUT_S,
+    MIN_WAITING,
+    TOKEN_ENV,
+    WAITING_PER_SESSION,
+    WS_MAX_QUEUE,
+)
 from app.core.urls import is_loopback_host
 
 log = logging.getLogger(__name__)
@@ -71,25 +83,50 @@ class ServerWebSocket(WebSocketConnection):
     Baseten's error shape and a close, and :meth:`recv` reports the connection closed.
     The engine does not read while it transcribes what it has after ``end_audio``, so
     a client waiting for its last finals is never timed out.
+
+    A client that stops reading would block a send for ever once the socket's buffers
+    are full (and with it the session's receive loop): a send that waits
+    ``idle_timeout_s`` drops the connection, and :meth:`recv` then reports it closed.
     """
 
     def __init__(self, ws: ServerConnection, idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
         super().__init__(ws)
         self._server_ws = ws
         self.idle_timeout_s = idle_timeout_s
+        self._unread: str | bytes | None = None
 
     async def recv(self) -> str | bytes | None:
         """The next frame; ``None`` once closed, or after ``idle_timeout_s`` of silence."""
+        if self._unread is not None:
+            frame, self._unread = self._unread, None
+            return frame
+        return await self.recv_within(self.idle_timeout_s)
+
+    async def recv_within(self, timeout_s: float) -> str | bytes | None:
+        """The next frame; after ``timeout_s`` of silence, Baseten's error, a close and ``None``."""
         try:
-            async with asyncio.timeout(self.idle_timeout_s):
+            async with asyncio.timeout(timeout_s):
                 return await super().recv()
         except TimeoutError:
-            log.info("closing %s: nothing received for %g s", self.remote, self.idle_timeout_s)
-            message = f"No audio or message for {self.idle_timeout_s:g} s; closing the session."
+            log.info("closing %s: nothing received for %g s", self.remote, timeout_s)
+            message = f"No audio or message for {timeout_s:g} s; closing the session."
             with contextlib.suppress(Exception):
                 await self.send(baseten_error(message, recoverable=False))
                 await self.close(CLOSE_POLICY_VIOLATION, "idle")
             return None
+
+    def unread(self, frame: str | bytes) -> None:
+        """Give ``frame`` back: the next :meth:`recv` returns it."""
+        self._unread = frame
+
+    async def send(self, frame: str | bytes) -> None:
+        """Send one frame; a client that reads nothing for ``idle_timeout_s`` is dropped."""
+        try:
+            async with asyncio.timeout(self.idle_timeout_s):
+                await super().send(frame)
+        except TimeoutError:
+            log.info("dropping %s: it read nothing for %g s", self.remote, self.idle_timeout_s)
+            self._server_ws.transport.abort()  # a close handshake would wait on it too
 
     @property
     def remote(self) -> str:
@@ -162,6 +199,7 @@ async def serve(
     path: str = BASETEN_PATH,
     ssl_context: ssl.SSLContext | None = None,
     idle_timeout_s: float = IDLE_TIMEOUT_S,
+    metadata_timeout_s: float = METADATA_TIMEOUT_S,
 ) -> HarkServer:
     """Start serving ``engine`` over WebSockets; return once listening.
 
@@ -175,7 +213,11 @@ async def serve(
         max_sessions: How many sessions may run at once; more are rejected.
         path: The WebSocket path besides ``/``.
         ssl_context: Serve ``wss://`` with this server-side TLS context.
-        idle_timeout_s: Close a client that sends nothing for this long.
+        idle_timeout_s: Close a client that sends nothing for this long, or reads
+            nothing while there is something to send.
+        metadata_timeout_s: Close a client that sends no metadata for this long (at
+            most ``idle_timeout_s``). Up to ``4 * max_sessions`` (at least 16) clients
+            may wait for it at once; more are refused as busy.
 
     Raises:
         ServeRefused: a non-loopback ``host`` without a token, or ``max_sessions`` < 1.
@@ -190,7 +232,10 @@ async def serve(
         )
     accepted = {"/", path}
     expected = [f"Api-Key {token}".encode(), f"Bearer {token}".encode()] if token else []
-    active: set[ServerWebSocket] = set()
+    active: set[ServerWebSocket] = set()  # sessions: they sent their first frame
+    waiting: set[ServerWebSocket] = set()  # upgraded, no frame yet: they hold no slot
+    max_waiting = max(MIN_WAITING, WAITING_PER_SESSION * max_sessions)
+    first_frame_s = min(metadata_timeout_s, idle_timeout_s)
 
     def process_request(conn: ServerConnection, request: Request) -> Response | None:
         request_path = urlsplit(request.path).path
@@ -205,14 +250,31 @@ async def serve(
                 )
         return None
 
+    async def busy(conn: ServerWebSocket, why: str) -> None:
+        log.warning("rejected %s: %s", conn.remote, why)
+        message = f"Server busy: it runs at most {max_sessions} sessions; try again later."
+        await conn.send(baseten_error(message, recoverable=False))
+        await conn.close(CLOSE_TRY_AGAIN_LATER, "server busy")
+
     async def handler(ws: ServerConnection) -> None:
         conn = ServerWebSocket(ws, idle_timeout_s)
         if len(active) >= max_sessions:
-            log.warning("rejected %s: %d sessions already running", conn.remote, len(active))
-            message = f"Server busy: it runs at most {max_sessions} sessions; try again later."
-            await conn.send(baseten_error(message, recoverable=False))
-            await conn.close(CLOSE_TRY_AGAIN_LATER, "server busy")
+            await busy(conn, f"{len(active)} sessions already running")
             return
+        if len(waiting) >= max_waiting:
+            await busy(conn, f"{len(waiting)} clients already waiting to send their metadata")
+            return
+        waiting.add(conn)
+        try:
+            first = await conn.recv_within(first_frame_s)
+        finally:
+            waiting.discard(conn)
+        if first is None:
+            return
+        if len(active) >= max_sessions:  # taken while this one connected
+            await busy(conn, f"{len(active)} sessions already running")
+            return
+        conn.unread(first)
         active.add(conn)
         log.info("session from %s started (%d running)", conn.remote, len(active))
         try:

@@ -11,7 +11,20 @@ TOKEN_ENV = "HARK_SERVE_TOKEN"
 """The environment variable holding the token clients must send (never on argv)."""
 
 IDLE_TIMEOUT_S = 30.0
-"""A client silent this long (no audio, no message) is closed and its session slot freed."""
+"""A client silent this long (no audio, no message) is closed and its session slot freed.
+
+Also how long a send may wait for a client that reads nothing."""
+
+METADATA_TIMEOUT_S = 10.0
+"""How long a connected client may take to send its metadata (at most the idle timeout).
+
+It holds no session slot meanwhile: a slot is taken with the first frame."""
+
+WAITING_PER_SESSION = 4
+"""Connections waiting for their metadata, per session slot (at least :data:`MIN_WAITING`)."""
+
+MIN_WAITING = 16
+"""The fewest connections that may wait for their metadata at once."""
 
 MAX_TEXT_FRAME_CHARS = 64 * 1024
 """Longest text frame (metadata or control message) a client may send; longer ends the session.

@@ -1,8 +1,9 @@
 """``hark serve`` under abuse: what a hostile or broken client can do, and cannot.
 
-Against the real server (websockets, the engine, the tiny model): oversized frames,
-garbage metadata and control messages. After each, the slot is free and a valid
-client is still transcribed correctly.
+Against the real server (websockets, the engine, the tiny model): clients that send
+nothing, stop mid-stream or read nothing; oversized frames; garbage metadata and
+control messages; hundreds of connections opened and dropped. After each, the slot is
+free and a valid client is still transcribed correctly.
 
 Then property tests (Hypothesis) over the one step every client frame goes through,
 ``decode_client_frame``, and over whole sessions on an in-memory connection: nothing
@@ -13,10 +14,13 @@ Baseten's shapes, and the metadata that passes can be used.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import math
 import os
-from collections.abc import AsyncIterator, Callable
+import socket
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -28,9 +32,11 @@ import websockets
 from hypothesis import HealthCheck as Health
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from websockets.client import ClientProtocol
+from websockets.uri import parse_uri
 
 from app.adapters.whisper import SileroVad, WhisperTranscriber
-from app.adapters.ws_server import BASETEN_PATH, HarkServer, serve
+from app.adapters.ws_server import BASETEN_PATH, HarkServer, ServerWebSocket, serve
 from app.core.endpointing import Endpointer
 from app.core.local_protocol import (
     AudioFrame,
@@ -45,7 +51,12 @@ from app.core.local_protocol import (
 from app.core.local_types import TranscribedSegment, TranscriptionResult
 from app.core.serving import MAX_AUDIO_FRAME_BYTES, MAX_FRAME_BYTES, MAX_TEXT_FRAME_CHARS
 from app.engine.local_connector import memory_pair
-from app.engine.local_server import ClientFrameRefused, LocalEngine, decode_client_frame
+from app.engine.local_server import (
+    ClientFrameRefused,
+    LocalEngine,
+    _Session,
+    decode_client_frame,
+)
 from tests import baseten_docs_client as docs
 from tests.helpers import TIMEOUT_FACTOR
 from tests.local_model import SCRIPTED_TEXT
@@ -121,6 +132,108 @@ async def until(condition: Callable[[], bool], what: str) -> None:
         while not condition():  # noqa: ASYNC110 (the engine's counters have no event)
             await asyncio.sleep(0.01)
     assert condition(), what
+
+
+# -- idle and slow clients ----------------------------------------------------------------
+
+
+async def test_silent_clients_do_not_lock_out_a_real_user(tiny_model: Path) -> None:
+    """A slot is taken with the first frame: two clients that connect and send nothing
+    leave both slots of a 2-session server to real users, however long they wait."""
+    async with hark_serve(tiny_model, max_sessions=2, metadata_timeout_s=60) as (_, engine, url):
+        silent = [await websockets.connect(url) for _ in range(2)]
+        await served_correctly(url)
+        await served_correctly(url)
+        assert all(ws.close_code is None for ws in silent)  # still waiting, harmlessly
+        await until(lambda: engine.active_sessions == 0, "the sessions ended")
+        for ws in silent:
+            await ws.close()
+
+
+async def test_clients_waiting_for_their_metadata_are_bounded(tiny_model: Path) -> None:
+    async with hark_serve(tiny_model, max_sessions=2, metadata_timeout_s=0.5) as (_, _e, url):
+        silent = [await websockets.connect(url) for _ in range(16)]  # at least 16 may wait
+        async with websockets.connect(url) as one_too_many:
+            [error] = await closed_after(one_too_many)
+        assert_baseten_error(error, says="Server busy")
+        assert one_too_many.close_code == 1013
+        for ws in silent:  # closed at the metadata timeout, with Baseten's error first
+            [error] = await closed_after(ws)
+            assert_baseten_error(error, says="No audio or message for 0.5 s")
+            assert ws.close_code == 1008
+        await served_correctly(url)
+
+
+async def test_a_client_that_stops_mid_stream_is_closed(tiny_model: Path) -> None:
+    async with hark_serve(tiny_model, idle_timeout_s=0.5) as (_, engine, url):
+        async with websockets.connect(url) as ws:
+            await ws.send(META)
+            await ws.send(to_pcm16(speechlike(0.3)))
+            received = await closed_after(ws)
+        assert_baseten_error(received[-1], says="No audio or message for 0.5 s")
+        assert ws.close_code == 1008
+        await until(lambda: engine.active_sessions == 0, "the slot is free")
+        await served_correctly(url)
+
+
+class RawClient:
+    """A client on a raw socket: it does the upgrade, then sends and never reads.
+
+    websockets' own client keeps reading (and answering pings) in the background; this
+    one leaves what the server sends in a socket buffer of a few KiB, so the server's
+    writes block as they would for a client that stopped reading.
+    """
+
+    def __init__(self, url: str, writer: asyncio.StreamWriter, protocol: ClientProtocol) -> None:
+        self.url = url
+        self.writer = writer
+        self.protocol = protocol
+
+    @classmethod
+    async def connect(cls, url: str, port: int) -> RawClient:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        protocol = ClientProtocol(parse_uri(url))
+        protocol.send_request(protocol.connect())
+        writer.write(b"".join(protocol.data_to_send()))
+        while protocol.state.name == "CONNECTING":
+            protocol.receive_data(await reader.read(4096))
+        assert protocol.handshake_exc is None
+        return cls(url, writer, protocol)
+
+    async def send_text(self, text: str) -> None:
+        self.protocol.send_text(text.encode())
+        self.writer.write(b"".join(self.protocol.data_to_send()))
+        await self.writer.drain()
+
+    def abort(self) -> None:
+        self.writer.transport.abort()
+
+
+async def test_a_client_that_reads_nothing_is_dropped(tiny_model: Path) -> None:
+    """Health checks with 50 KB trace ids, never reading the answers: the server's
+    sends block once the buffers are full, and it drops the client after the idle
+    timeout instead of waiting for the keepalive (20 s ping, 20 s for the pong)."""
+    async with hark_serve(tiny_model, idle_timeout_s=0.5) as (running, engine, url):
+        client = await RawClient.connect(url, running.port)
+        await client.send_text(META)
+
+        async def flood() -> None:
+            for _ in range(400):  # 20 MB: far more than the buffers hold
+                await client.send_text(
+                    json.dumps({"type": "health_check", "trace_id": "x" * 50_000})
+                )
+
+        flooding = asyncio.create_task(flood())
+        await until(lambda: engine.active_sessions == 1, "the session started")
+        await until(lambda: engine.active_sessions == 0, "the session ended")
+        with pytest.raises(ConnectionError):  # the server dropped it
+            await flooding
+        client.abort()
+        await served_correctly(url)
 
 
 # -- oversized frames -------------------------------------------------------------------
@@ -256,6 +369,83 @@ async def test_garbage_control_messages_are_answered_and_the_session_goes_on(
     assert [m["transcript"] for m in finals] == [TEXT]  # one utterance: a silence of an hour
     ack = next(m for m in messages if m["type"] == "end_audio")
     assert ack["trace_id"] == "t1"
+
+
+# -- connection churn ------------------------------------------------------------------
+
+
+async def churn(port: int, url: str, rounds: int) -> None:
+    """``rounds`` each of: TCP connect and close; half an upgrade; a full upgrade and close;
+    metadata and audio, then the socket dropped; metadata, then a clean close."""
+
+    async def tcp_only() -> None:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
+        await writer.wait_closed()
+
+    async def half_upgrade() -> None:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET {BASETEN_PATH} HTTP/1.1\r\nHost: x\r\n".encode())
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def upgrade_only() -> None:
+        ws = await websockets.connect(url)
+        await ws.close()
+
+    async def dropped_mid_stream() -> None:
+        ws = await websockets.connect(url)
+        await ws.send(META)
+        await ws.send(to_pcm16(speechlike(0.3)))
+        ws.transport.abort()
+
+    async def metadata_then_close() -> None:
+        async with websockets.connect(url) as ws:
+            await ws.send(META)
+
+    kinds: list[Callable[[], Awaitable[None]]] = [
+        tcp_only,
+        half_upgrade,
+        upgrade_only,
+        dropped_mid_stream,
+        metadata_then_close,
+    ]
+    for _ in range(rounds):
+        # Ten at a time: "busy" is an answer too, but not the one under test here.
+        await asyncio.gather(*(kind() for kind in kinds for _ in range(2)))
+
+
+async def test_hundreds_of_connects_and_drops_leak_nothing(tiny_model: Path) -> None:
+    """500 connections of five kinds, twice, while a real-time client dictates: afterwards
+    the tasks of before, no new threads, no connection or session left in memory, and a
+    client is served right."""
+    async with hark_serve(tiny_model, max_sessions=8) as (running, engine, url):
+        await served_correctly(url)
+        baseline_tasks = len(asyncio.all_tasks())
+        threads: list[list[str]] = []
+        for _ in range(2):
+            dictation = asyncio.create_task(served_correctly(url, realtime=True))
+            await churn(running.port, url, rounds=50)
+            await dictation
+            await until(lambda: engine.active_sessions == 0, "every session ended")
+            await until(
+                lambda: len(asyncio.all_tasks()) <= baseline_tasks,
+                f"tasks back to {baseline_tasks}",
+            )
+            threads.append(sorted(t.name for t in threading.enumerate()))
+        # Each session's VAD is made in the loop's default executor, which starts its
+        # threads as they are needed, up to its fixed maximum; nothing else may start one.
+        pool = [name for name in threads[1] if name.startswith("asyncio_")]
+        assert len(pool) <= min(32, (os.cpu_count() or 1) + 4)
+        assert [n for n in threads[1] if n not in pool] == [
+            n for n in threads[0] if not n.startswith("asyncio_")
+        ]
+        assert engine.active_sessions == 0
+        gc.collect()
+        alive = [o for o in gc.get_objects() if isinstance(o, ServerWebSocket | _Session)]
+        assert alive == []  # no connection or session is kept from being freed
+        await served_correctly(url)
 
 
 # -- properties of the receive path -----------------------------------------------------
