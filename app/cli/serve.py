@@ -99,7 +99,8 @@ def register(sub: Any) -> None:
         type=number(float, above=0, what="seconds"),
         default=IDLE_TIMEOUT_S,
         metavar="S",
-        help=f"close a client that sends nothing for this long (default {IDLE_TIMEOUT_S:g})",
+        help="close a client that sends nothing, or reads nothing, for this long, or whose "
+        f"audio falls this far behind half real time (default {IDLE_TIMEOUT_S:g})",
     )
     p.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve wss:// with this cert")
     p.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's private key")
@@ -166,8 +167,12 @@ def build_engine(
     max_sessions: int,
     cpu_threads: int = 0,
     workers: int = 0,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
 ) -> LocalEngine:
     """The engine ``hark serve`` runs: sessions transcribed in parallel where cores allow.
+
+    A client streaming audio at less than half real time is closed once it falls
+    ``idle_timeout_s`` behind (``slow_client_grace_s``): it would hold a slot for ever.
 
     ``workers`` transcriptions run at once (0: one per two CPU cores on the CPU, at
     least two, and never more than ``max_sessions``; on CUDA one per session), each
@@ -196,7 +201,13 @@ def build_engine(
             workers=workers,
         )
 
-    return LocalEngine(transcriber, SileroVad, max_sessions=max_sessions, workers=workers)
+    return LocalEngine(
+        transcriber,
+        SileroVad,
+        max_sessions=max_sessions,
+        workers=workers,
+        slow_client_grace_s=idle_timeout_s,
+    )
 
 
 async def _serve(
@@ -213,6 +224,7 @@ async def _serve(
         max_sessions=args.max_sessions,
         cpu_threads=args.cpu_threads,
         workers=args.workers,
+        idle_timeout_s=args.idle_timeout,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

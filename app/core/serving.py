@@ -13,7 +13,8 @@ TOKEN_ENV = "HARK_SERVE_TOKEN"
 IDLE_TIMEOUT_S = 30.0
 """A client silent this long (no audio, no message) is closed and its session slot freed.
 
-Also how long a send may wait for a client that reads nothing."""
+Also how long a send may wait for a client that reads nothing, and the grace before a
+client sending audio slower than :data:`MIN_AUDIO_RATE` is closed."""
 
 METADATA_TIMEOUT_S = 10.0
 """How long a connected client may take to send its metadata (at most the idle timeout).
@@ -25,6 +26,13 @@ WAITING_PER_SESSION = 4
 
 MIN_WAITING = 16
 """The fewest connections that may wait for their metadata at once."""
+
+MIN_AUDIO_RATE = 0.5
+"""Seconds of audio per second a streaming client must send, on average, after a grace.
+
+A client that trickles audio (32 ms every few seconds) never falls silent for the idle
+timeout, yet would hold its slot for ever. Every client Hark knows streams at real time
+(a microphone) or faster (a file)."""
 
 MAX_TEXT_FRAME_CHARS = 64 * 1024
 """Longest text frame (metadata or control message) a client may send; longer ends the session.

@@ -42,7 +42,8 @@ nesting limit and lone-surrogate cleaning, then the metadata's values bounded so
 endpointing can use them). What it refuses either becomes an event the session answers
 (:class:`~app.core.local_protocol.MetadataRejected`, ``BadFrame``) or a
 :class:`ClientFrameRefused`, which ends the session with Baseten's error frame and a
-close.
+close. With ``slow_client_grace_s`` (``hark serve``), a client that sends audio slower
+than :data:`~app.core.serving.MIN_AUDIO_RATE` times real time is closed too.
 
 The model can be let go between sessions (:meth:`LocalEngine.unload`, which the
 in-process connector calls after an idle time): the engine drops its transcriber,
@@ -87,7 +88,7 @@ from app.core.local_protocol import (
 )
 from app.core.local_types import TranscribedSegment, TranscriptionResult
 from app.core.options import LocalOptions
-from app.core.serving import MAX_AUDIO_FRAME_BYTES, MAX_TEXT_FRAME_CHARS
+from app.core.serving import MAX_AUDIO_FRAME_BYTES, MAX_TEXT_FRAME_CHARS, MIN_AUDIO_RATE
 from app.engine.ports import ServerConnection, Transcriber, Vad
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ log = logging.getLogger(__name__)
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY_VIOLATION = 1008
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_MESSAGE_TOO_BIG = 1009
 YIELD_EVERY_WINDOWS = 16
@@ -118,6 +120,11 @@ class LocalEngine:
         defaults: Settings for metadata keys a client leaves out; ``None`` means
             Baseten's own defaults, which is what a Baseten client expects.
         accept: The metadata schemas taken: ``"both"``, ``"current"`` or ``"legacy"``.
+        slow_client_grace_s: When set, a streaming client must send audio at
+            :data:`~app.core.serving.MIN_AUDIO_RATE` times real time on average: ``t``
+            seconds after its metadata, at least ``(t - grace) * rate`` seconds of
+            audio. Else it gets Baseten's error frame and close 1008. ``None`` (the
+            in-process provider, whose audio is a microphone) never checks.
 
     Attributes:
         active_sessions: Sessions being served now.
@@ -136,6 +143,7 @@ class LocalEngine:
         defaults: LocalOptions | None = None,
         accept: AcceptSchema = "both",
         workers: int = 1,
+        slow_client_grace_s: float | None = None,
     ) -> None:
         if max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
@@ -149,6 +157,7 @@ class LocalEngine:
             max_workers=workers, thread_name_prefix="hark-whisper"
         )
         self.workers = workers
+        self.slow_client_grace_s = slow_client_grace_s
         self._scheduler = _Scheduler(workers)
         self.defaults = params_from_options(defaults) if defaults else SessionParams()
         self.accept: AcceptSchema = accept
@@ -552,6 +561,8 @@ class _Session:
         self.language: str | None = None  # detected once, then kept for the session
         self.pauses: list[tuple[float, float]] = []  # silent runs, stream seconds
         self._quiet_since: int | None = None  # window where the current silent run began
+        self.audio_s = 0.0  # seconds of audio received (the slow-client check)
+        self.streaming_since = 0.0  # loop time when audio could start to flow
 
     async def run(self) -> None:
         first = await self.conn.recv()
@@ -590,8 +601,9 @@ class _Session:
                 await worker
 
     async def _receive(self) -> None:
+        self.streaming_since = self.loop.time()
         while not self.failed:
-            frame = await self.conn.recv()
+            frame = await self._next_frame()
             if frame is None:
                 return
             try:
@@ -601,6 +613,7 @@ class _Session:
                 return
             for event in events:
                 if isinstance(event, AudioFrame):
+                    self.audio_s += len(event.pcm) / (2 * RATE)
                     await self._audio(event.pcm)
                 elif isinstance(event, EndAudio):
                     await self._end_audio(event)
@@ -610,6 +623,26 @@ class _Session:
                     log.info("client frame refused: %r", event.message[:200])
                     if event.reply is not None:
                         await self.conn.send(event.reply)
+
+    async def _next_frame(self) -> str | bytes | None:
+        """The next frame; ``None`` once closed, or (closing it) once the client is too slow."""
+        grace = self.engine.slow_client_grace_s
+        if grace is None or self.protocol.phase is not Phase.STREAMING:
+            return await self.conn.recv()
+        # t seconds in, (t - grace) * rate seconds of audio must have come.
+        deadline = self.streaming_since + grace + self.audio_s / MIN_AUDIO_RATE
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self.conn.recv()
+        except TimeoutError:
+            message = (
+                f"Audio arrives too slowly: {self.audio_s:.1f} s in "
+                f"{self.loop.time() - self.streaming_since:.0f} s (at least "
+                f"{MIN_AUDIO_RATE:g} s a second is needed); closing the session."
+            )
+            refused = ClientFrameRefused(self.protocol, message, CLOSE_POLICY_VIOLATION)
+            await self._refuse(refused)
+            return None
 
     async def _refuse(self, refused: ClientFrameRefused) -> None:
         """End the session for something the client did: Baseten's error, then the close."""

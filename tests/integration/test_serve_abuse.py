@@ -1,9 +1,9 @@
 """``hark serve`` under abuse: what a hostile or broken client can do, and cannot.
 
 Against the real server (websockets, the engine, the tiny model): clients that send
-nothing, stop mid-stream or read nothing; oversized frames; garbage metadata and
-control messages; hundreds of connections opened and dropped. After each, the slot is
-free and a valid client is still transcribed correctly.
+nothing, stop mid-stream, trickle audio or read nothing; oversized frames; garbage
+metadata and control messages; hundreds of connections opened and dropped. After each,
+the slot is free and a valid client is still transcribed correctly.
 
 Then property tests (Hypothesis) over the one step every client frame goes through,
 ``decode_client_frame``, and over whole sessions on an in-memory connection: nothing
@@ -69,20 +69,21 @@ ERROR_KEYS = {"type", "trace_id", "timestamp", "body"}
 ERROR_BODY_KEYS = {"error_type", "message", "stream_id", "recoverable", "timestamp"}
 
 
-def engine_for(model: Path, *, max_sessions: int) -> LocalEngine:
+def engine_for(model: Path, *, max_sessions: int, grace_s: float | None = None) -> LocalEngine:
     return LocalEngine(
         lambda: WhisperTranscriber(str(model), device="cpu", cpu_threads=1),
         lambda threshold: SileroVad(threshold),
         max_sessions=max_sessions,
+        slow_client_grace_s=grace_s,
     )
 
 
 @asynccontextmanager
 async def hark_serve(
-    model: Path, *, max_sessions: int = 1, **options: Any
+    model: Path, *, max_sessions: int = 1, grace_s: float | None = None, **options: Any
 ) -> AsyncIterator[tuple[HarkServer, LocalEngine, str]]:
     """A server as ``hark serve`` runs it (engine and server share ``max_sessions``)."""
-    engine = engine_for(model, max_sessions=max_sessions)
+    engine = engine_for(model, max_sessions=max_sessions, grace_s=grace_s)
     running = await serve(engine, token=None, max_sessions=max_sessions, **options)
     try:
         yield running, engine, f"ws://127.0.0.1:{running.port}{BASETEN_PATH}"
@@ -174,6 +175,29 @@ async def test_a_client_that_stops_mid_stream_is_closed(tiny_model: Path) -> Non
         assert ws.close_code == 1008
         await until(lambda: engine.active_sessions == 0, "the slot is free")
         await served_correctly(url)
+
+
+async def test_a_client_trickling_audio_is_closed(tiny_model: Path) -> None:
+    """32 ms of audio every 0.15 s is never silent for the idle timeout, yet would hold
+    the slot for ever; a client at real time is not affected."""
+    async with hark_serve(tiny_model, grace_s=0.5, idle_timeout_s=5) as (_, engine, url):
+        async with websockets.connect(url) as ws:
+            await ws.send(META)
+
+            async def trickle() -> None:
+                frame = to_pcm16(silence(0.032))
+                while True:  # until the server closes (ConnectionClosed)
+                    await ws.send(frame)
+                    await asyncio.sleep(0.15)
+
+            sender = asyncio.create_task(trickle())
+            received = await closed_after(ws)
+            with pytest.raises(websockets.ConnectionClosed):
+                await sender
+        assert_baseten_error(received[-1], says="Audio arrives too slowly")
+        assert ws.close_code == 1008
+        await until(lambda: engine.active_sessions == 0, "the slot is free")
+        await served_correctly(url, realtime=True)
 
 
 class RawClient:
@@ -647,7 +671,7 @@ class _Hello:
 
 
 async def _session(frames: list[str | bytes]) -> tuple[list[str | bytes], int | None]:
-    engine = LocalEngine(_Hello, _EnergyVad, max_sessions=1)
+    engine = LocalEngine(_Hello, _EnergyVad, max_sessions=1, slow_client_grace_s=30)
     client, server = memory_pair()
     serving = asyncio.create_task(engine.serve(server))
     for frame in frames:
