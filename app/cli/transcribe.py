@@ -226,6 +226,14 @@ async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> 
         await connector.aclose()
     if args.output_format == "text":
         print(result.transcript.text, flush=True)
+    unreadable = [e for e in errors if e.code == "protocol"]
+    if unreadable:
+        # Skipped, and the session went on; but one of them may have been a final.
+        n = len(unreadable)
+        raise ProviderFailure(
+            f"{title} sent {n} message{'s' if n > 1 else ''} Hark could not read, skipped "
+            f"(first: {unreadable[0].message}); the transcript may have gaps."
+        )
     if errors:
         # The session went on (the provider called the error recoverable), but the
         # transcript may have gaps: say so, and fail the command.

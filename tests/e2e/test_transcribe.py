@@ -390,6 +390,50 @@ async def test_a_busy_server_costs_at_most_one_retry_and_one_line(
     assert "Traceback" not in done.err
 
 
+# A partial whose text ends in a lone UTF-16 surrogate escape, in each provider's shape.
+LONE_PARTIAL = {
+    "baseten": '{"type":"transcription","is_final":false,"transcription_num":0,'
+    '"segments":[{"start_time":0.0,"end_time":0.2,"text":" caf\\u00e9 \\ud83d"}]}',
+    "together": '{"type":"conversation.item.input_audio_transcription.delta",'
+    '"item_id":"item_lone","delta":"caf\\u00e9 \\ud83d"}',
+    "fireworks": '{"text":"caf\\u00e9 \\ud83d",'
+    '"segments":[{"id":"0","text":"caf\\u00e9 \\ud83d"}]}',
+}
+
+
+@pytest.mark.parametrize("output", ["jsonl", "text"])
+@pytest.mark.parametrize("provider", ["baseten", "together", "fireworks"])
+async def test_hostile_frames_cost_no_traceback_and_no_words(
+    provider: str, output: str, wav48k_stereo: Path, tmp_path: Path
+) -> None:
+    """Nesting 100,000 deep, a lone surrogate, binary and invalid UTF-8, 5 MB of text."""
+    frames = ("[" * 100_000 + "]" * 100_000, LONE_PARTIAL[provider], "x" * 5_000_000, "{")
+    kwargs: dict[str, Any] = {"faults": Faults(raw_frames=frames, raw_frames_at_s=0.1)}
+    if provider == "baseten":
+        kwargs["accept_schema"] = "current"
+    async with _emulator(provider, **kwargs) as emu:
+        done = await run_hark(
+            *_args(provider, emu.url, wav48k_stereo, "--fast", "--format", output),
+            env=hark_env(tmp_path, **{ENV_VARS[provider]: KEY}),
+        )
+    assert emu.raw_fired
+    assert "Traceback" not in done.err
+    assert done.out.encode("utf-8")  # printable: the surrogate became U+FFFD
+    if output == "jsonl":
+        lines = [json.loads(line) for line in done.out.splitlines()]
+        assert any("\ufffd" in e.get("text", "") for e in lines if e["type"] == "partial")
+        finals = " ".join(e["text"].strip() for e in lines if e["type"] == "final")
+    else:
+        finals = done.out.strip()
+    assert EXPECTED in finals  # every scripted word still there
+    # The bad frames are reported (bounded), the session goes on: hark exits 1 to say so.
+    assert done.code == 1, done.err
+    [line] = done.err.splitlines()
+    assert "sent 3 messages Hark could not read, skipped (first: " in line
+    assert line.endswith("the transcript may have gaps.")
+    assert len(line) < 600
+
+
 async def test_flush_never_confirmed_times_out(wav48k_stereo: Path, tmp_path: Path) -> None:
     async with _emulator(
         "baseten", accept_schema="current", faults=Faults(no_flush_reply=True)

@@ -40,6 +40,8 @@ class Faults:
     http_status: int | None = None
     http_status_times: int | None = None
     retry_after: str | None = None  # a Retry-After header on the http_status responses
+    raw_frames: tuple[str, ...] = ()  # text frames sent as they are, once, at raw_frames_at_s
+    raw_frames_at_s: float = 0.0
     drop_after_s: float | None = None
     error_at_s: float | None = None
     error_message: str = "Emulated provider failure"
@@ -130,6 +132,7 @@ class EmulatorServer:
         self._http_status_sent = 0
         self.drop_fired = False
         self.error_fired = False
+        self.raw_fired = False
 
     # -- public API --
 
@@ -312,6 +315,10 @@ class Session:
             self.aborted = True
             self.ws.transport.abort()
             raise Aborted
+        if faults.raw_frames and not self.server.raw_fired and now >= faults.raw_frames_at_s:
+            self.server.raw_fired = True
+            for frame in faults.raw_frames:  # whatever a broken server might send
+                await self.ws.send(frame)
         for hypothesis in due:
             await self.emit(hypothesis)
         error = faults.error_at_s
