@@ -18,8 +18,11 @@ the connections before that moved it are kept.
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeVar
 
 from app.core.events import Event, Final, Partial, Segment, Word
+
+_Text = TypeVar("_Text", Partial, Final)
 
 
 def _shift_word(word: Word, offset: float) -> Word:
@@ -72,24 +75,22 @@ class ConnectionTrack:
     def translate(self, event: Event) -> Event:
         """Return ``event`` in session time and ids; follow the watermark."""
         if isinstance(event, Partial):
-            event = dataclasses.replace(
-                event,
-                utterance=self.prefix + event.utterance,
-                segments=tuple(_shift_segment(s, self.offset_s) for s in event.segments),
-                words=tuple(_shift_word(w, self.offset_s) for w in event.words),
-            )
+            event = self._shifted(event)
             self._open.add(event.utterance)
         elif isinstance(event, Final):
-            event = dataclasses.replace(
-                event,
-                utterance=self.prefix + event.utterance,
-                segments=tuple(_shift_segment(s, self.offset_s) for s in event.segments),
-                words=tuple(_shift_word(w, self.offset_s) for w in event.words),
-            )
+            event = self._shifted(event)
             self._open.discard(event.utterance)
             self._finals.append(event)
             self._advance(event)
         return event
+
+    def _shifted(self, event: _Text) -> _Text:
+        return dataclasses.replace(
+            event,
+            utterance=self.prefix + event.utterance,
+            segments=tuple(_shift_segment(s, self.offset_s) for s in event.segments),
+            words=tuple(_shift_word(w, self.offset_s) for w in event.words),
+        )
 
     def _advance(self, final: Final) -> None:
         end = end_time(final)
