@@ -69,6 +69,8 @@ def _flags() -> dict[str, _Flag]:
     for provider, cls in OPTIONS_BY_PROVIDER.items():
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
+            if f.metadata.get("app_only"):
+                continue
             if f.name not in out:
                 out[f.name] = _Flag(_base_type(hints[f.name]), {})
             out[f.name].fields[provider] = f

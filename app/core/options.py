@@ -33,6 +33,7 @@ def option(
     max: float | None = None,
     choices: tuple[Any, ...] | None = None,
     kind: str | None = None,
+    app_only: bool = False,
 ) -> Any:
     """Declare an option field with its help text and bounds.
 
@@ -43,8 +44,16 @@ def option(
         max: Largest allowed value (inclusive), for numbers.
         choices: The allowed values, for enumerations.
         kind: ``"language"`` or ``"languages"`` for language-code validation.
+        app_only: A setting of the desktop app only, with no command-line flag.
     """
-    meta = {"help": help, "min": min, "max": max, "choices": choices, "kind": kind}
+    meta = {
+        "help": help,
+        "min": min,
+        "max": max,
+        "choices": choices,
+        "kind": kind,
+        "app_only": app_only,
+    }
     if isinstance(default, list | tuple):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -255,6 +264,7 @@ class LocalOptions(ProviderOptions):
         "again (0: never)",
         min=0.0,
         max=1440.0,
+        app_only=True,  # `hark transcribe` loads the model once and exits
     )
 
     def __post_init__(self) -> None:

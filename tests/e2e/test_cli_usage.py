@@ -97,6 +97,7 @@ def test_help_for_one_provider_shows_its_own_ranges_choices_and_defaults(
     assert "or the path of a folder holding a CTranslate2 Whisper model (default base)" in local
     assert "--device {auto,cpu,cuda}" in local
     assert "(default 60; the local engine transcribes then)" in local
+    assert "--unload-after-min" not in local  # the app's setting: a transcribe exits anyway
 
     baseten = _help(capsys, "transcribe", "--provider=baseten")
     assert "--beam-width N Beam search width (1 = greedy) (1..16, default 1)" in baseten
