@@ -49,6 +49,7 @@ from typing import Any, TypeVar
 
 from app import __version__
 from app.argparsing import ArgumentParser
+from app.verbosity import split_verbosity
 
 T = TypeVar("T")
 Report = dict[str, Any]
@@ -730,20 +731,34 @@ def _setup_verdict(
         )
 
 
-def run_checks(environ: Mapping[str, str] | None = None, *, setup: bool = True) -> Report:
+def run_checks(
+    environ: Mapping[str, str] | None = None, *, setup: bool = True, verbosity: int = 0
+) -> Report:
     """Every check, and the verdict; never raises.
 
     Args:
         environ: The environment to judge (default: this process's).
         setup: Also check the user's set-up: the chosen provider's model or key, and a
             microphone. Off for a build's smoke test, on a machine with neither.
+        verbosity: 1 also logs to stderr (INFO), 2 at DEBUG; 0 keeps stderr quiet.
     """
+    from app.adapters.logfile import SecretFilter
+
     env = os.environ if environ is None else environ
+    secrets = SecretFilter()  # the report's log lines, and stderr, never show a key
     collector = _Collector()
+    collector.addFilter(secrets)
+    handlers: list[logging.Handler] = [collector]
+    if verbosity > 0:
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter("hark: %(levelname)s: %(name)s: %(message)s"))
+        console.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+        console.addFilter(secrets)
+        handlers.append(console)
     root = logging.getLogger()
     saved_level, saved_handlers = root.level, root.handlers[:]
-    root.handlers = [collector]
-    root.setLevel(logging.INFO)
+    root.handlers = handlers
+    root.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
     try:
         keyboard = check_keyboard()
         report: Report = {
@@ -790,11 +805,19 @@ def main(argv: Sequence[str]) -> int:
         "chosen provider's model or API key, a microphone): for build smoke tests",
     )
     parser.add_argument("--qt-probe", metavar="FILE", help=argparse.SUPPRESS)
-    args = parser.parse_args(list(argv))
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log to stderr (-vv: debug)"
+    )
+    verbosity, rest = split_verbosity(argv)  # -v anywhere, as for every command
+    args = parser.parse_args(rest)
     if args.qt_probe:
         return qt_probe(Path(args.qt_probe))
-    report = run_checks(setup=not args.installation_only)
-    text = json.dumps(report, indent=2, ensure_ascii=True)
+    from app.adapters.logfile import protect_output
+
+    secrets = protect_output()  # stdout and stderr masked; the environment's keys learnt
+    report = run_checks(setup=not args.installation_only, verbosity=verbosity)
+    # Keys are never put in the report; masked all the same, --output's copy too.
+    text = secrets.mask(json.dumps(report, indent=2, ensure_ascii=True))
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
     if sys.stdout is not None:  # None in a windowed build without a console

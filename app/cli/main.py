@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
-from app.adapters.logfile import SecretFilter
+from app.adapters.logfile import SecretFilter, protect_output
 from app.argparsing import ArgumentParser, print_error, split_verbosity
 from app.cli import keys, models, remote, serve, transcribe
 from app.core.errors import HarkError
@@ -63,13 +63,18 @@ class _OneLineFormatter(logging.Formatter):
 
 
 SECRETS = SecretFilter()
-"""Masks every key the command handles, and any Authorization header, in what it logs."""
+"""Masks every key and token the process holds, and any Authorization header, in what it
+logs (the process's registry: keys are learnt where they are read, see app.adapters.secrets)."""
 
 # Every command module keeps what it runs on (numpy, keyring, websockets, the engine)
 # out of its top-level imports, so that `hark --help` and a usage error stay quick.
 
 
 def _setup_logging(verbosity: int) -> None:
+    # Before any key is read: the environment's secrets are learnt, and stdout and
+    # stderr masked too, for what reaches them without logging (an error message that
+    # quotes a server, a traceback, a JSON line).
+    protect_output()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneLineFormatter())
     # At -vv the websockets library logs the handshake's headers, the key among them.

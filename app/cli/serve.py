@@ -107,7 +107,9 @@ def register(sub: Any) -> None:
 
 
 def _token(args: argparse.Namespace) -> str | None:
-    value = os.environ.get(args.token_env, "").strip()
+    from app.adapters.secrets import secret_from_environment  # learnt: masked in any log
+
+    value = secret_from_environment(args.token_env)
     if args.token_env != TOKEN_ENV and not value:
         raise HarkError(f"The environment variable {args.token_env} (--token-env) is empty.")
     return value or None
