@@ -27,7 +27,7 @@ from app.adapters.keyboard import choose_keyboard
 from app.adapters.logfile import SecretFilter
 from app.adapters.microphone import MicrophoneSource, list_input_devices
 from app.adapters.models import ModelStore
-from app.adapters.secrets import ENV_VARS, KeyringSecretStore, resolve_key
+from app.adapters.secrets import ENV_VARS, SECRETS, KeyringSecretStore, resolve_key
 from app.adapters.settings_store import SettingsStore, UiStateStore
 from app.adapters.state import FileSchemaMemory
 from app.adapters.ws_transport import open_connection
@@ -232,6 +232,7 @@ class AppController(QObject):
 
     def report(self, title: str, message: str, *, error: bool = True) -> None:
         """A tray notification and an overlay line; also logged."""
+        message = SECRETS.mask(message)  # a server's error may quote the key
         (log.warning if error else log.info)("%s: %s", title, message)
         self.tray.notify(title, message, error=error)
         self.overlay.set_status(message, error=error)
@@ -564,11 +565,13 @@ class AppController(QObject):
             self.offer_model_download()
 
     def _test_from_setup(self, settings: Settings, typed_key: str) -> None:
+        SECRETS.learn(typed_key)  # before a task, a log line or a repr can carry it
         self._spawn(self._run_test(settings, typed_key, self.setup))
 
     # -- connection tests -------------------------------------------------------------------
 
     def _test_connection(self, settings: Settings, typed_key: str) -> None:
+        SECRETS.learn(typed_key)  # before a task, a log line or a repr can carry it
         self._spawn(self._run_test(settings, typed_key, self.dialog))
 
     async def _run_test(
@@ -590,7 +593,7 @@ class AppController(QObject):
             log.exception("connection test failed")
             ok, message = False, "The test failed unexpectedly; the log has the details."
         if window is not None and window in (self.dialog, self.setup):  # still open
-            window.show_test_result(ok, message)
+            window.show_test_result(ok, SECRETS.mask(message))
 
 
 def build_controller(
