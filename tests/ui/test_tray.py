@@ -21,12 +21,17 @@ def test_menu_has_every_entry(qtbot: QtBot) -> None:
         "Start live captions",
         "Provider",
         "Recent transcripts",
+        "Retry last dictation",
         "Set up Hark…",
         "Settings…",
         "Quit Hark",
     ]
     assert tray.provider_actions["together"].isChecked()
     assert not tray.provider_actions["baseten"].isChecked()
+    assert not tray.retry_menu.isEnabled()  # until a dictation's audio is kept
+    assert [a.text() for a in tray.retry_menu.actions()] == [
+        "With Baseten", "With Together AI", "With Fireworks", "With Local (offline)",
+    ]  # fmt: skip
 
 
 def test_actions_emit_signals(qtbot: QtBot) -> None:
