@@ -250,7 +250,9 @@ class Dictation:
     async def wait_idle(self) -> None:
         """Wait until every utterance has ended."""
         while self._utterances:
-            tasks = [u.task for u in self._utterances if u.task is not None]
+            tasks = [u.task for u in self._utterances if u.task is not None and not u.task.done()]
+            if not tasks:  # ended (each task removes its utterance on the way out)
+                return
             await asyncio.wait(tasks)
 
     async def aclose(self) -> None:
@@ -285,9 +287,11 @@ class Dictation:
         finally:
             if not utt.turn.done():  # the next utterance may deliver now
                 utt.turn.set_result(None)
-            await utt.close()
-            self._utterances.remove(utt)
-            self.refresh()
+            try:
+                await utt.close()
+            finally:  # also when cancelled while closing (aclose): wait_idle relies on it
+                self._utterances.remove(utt)
+                self.refresh()
 
     async def retry(
         self, audio: KeptAudio, options: ProviderOptions, api_key: str | Awaitable[str]

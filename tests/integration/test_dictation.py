@@ -424,6 +424,40 @@ async def test_a_failed_retry_is_one_line_and_keeps_the_audio(tmp_path: Path) ->
     assert dictation.last_audio is kept
 
 
+class SlowClosingMic(NoiseMic):
+    """A device whose close takes its time (PortAudio's stop on a busy machine)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closing = asyncio.Event()
+
+    async def aclose(self) -> None:
+        self.closing.set()
+        await asyncio.Event().wait()  # until cancelled
+
+
+async def test_quit_while_a_failed_utterance_closes_its_microphone(tmp_path: Path) -> None:
+    """Quitting right after a refused key used to spin wait_idle at 100 % CPU for ever."""
+    rig = Rig(tmp_path, real_microphone=False)
+    mic = SlowClosingMic()
+    async with FireworksEmulator(HELLO, api_key=KEY, faults=Faults(reject_key=True)) as emu:
+        dictation = Dictation(
+            lambda: FireworksOptions(endpoint=emu.url),
+            lambda: KEY,
+            open_connection,
+            history=rig.history,
+            insert=rig.insert,
+            on_state=lambda state, message: rig.states.append((state, message)),
+            on_event=rig.events.append,
+            source_factory=lambda: mic,
+        )
+        dictation.press()
+        await asyncio.wait_for(mic.closing.wait(), 20 * TIMEOUT_FACTOR)
+        await asyncio.wait_for(dictation.aclose(), 5 * TIMEOUT_FACTOR)
+    assert not dictation.busy
+    assert "rejected the API key" in rig.states[-1][1]
+
+
 async def test_a_rejected_key_is_an_error_and_not_retried(tmp_path: Path) -> None:
     rig = Rig(tmp_path, real_microphone=False)
     async with FireworksEmulator(HELLO, api_key=KEY, faults=Faults(reject_key=True)) as emu:
