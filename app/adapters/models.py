@@ -15,7 +15,6 @@ later call) asks for the rest with an HTTP ``Range`` request.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import threading
@@ -194,15 +193,6 @@ class ModelStore:
                 shutil.rmtree(folder)
 
     # -- downloading ----------------------------------------------------------------
-
-    async def download_async(
-        self,
-        size: str,
-        progress: Progress | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Path:
-        """:meth:`download` in a worker thread; ``progress`` is called on that thread."""
-        return await asyncio.to_thread(self.download, size, progress, cancel)
 
     def download(
         self,

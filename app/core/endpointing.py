@@ -120,11 +120,6 @@ class Endpointer:
         """True between the start of speech and its end (the VAD is triggered)."""
         return self._triggered
 
-    @property
-    def buffered_s(self) -> float:
-        """Seconds of audio in the current utterance."""
-        return self._length / self.sample_rate
-
     def push(self, window: FloatArray, prob: float) -> list[Chunk]:
         """Add one window and its speech probability; return what to transcribe now.
 

@@ -62,10 +62,6 @@ class SessionTimeout(HarkError):
     """The provider did not answer in time (handshake, or the final after a flush)."""
 
 
-class ProtocolViolation(HarkError):
-    """The provider sent something the protocol does not allow."""
-
-
 class AudioInputError(HarkError):
     """An audio file or device cannot be read."""
 
