@@ -343,7 +343,7 @@ class AppController(QObject):
 
     def _on_result(self, result: DictationResult) -> None:
         self.refresh_recent()
-        if result.status not in ("inserted", "ok") and result.message:
+        if result.status != "inserted" and result.message:
             self.overlay.set_status(result.message)
         dictation = self.ptt.dictation
         if dictation is not None and dictation.last_audio is not None:
