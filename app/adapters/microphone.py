@@ -28,6 +28,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from app.core.errors import AudioInputError
+from app.core.waiting import next_queued
 
 if TYPE_CHECKING:  # annotations only: numpy loads with the first capture
     import numpy as np
@@ -366,14 +367,10 @@ class MicrophoneSource:
         if self._loop is None:
             raise RuntimeError("await start() before reading blocks()")
         try:
-            while True:
-                if self._queue:
-                    yield self._queue.popleft()
-                    continue
-                if self._ended:
-                    return
-                self._wake.clear()
-                await self._wake.wait()  # a block, the end, or the stall watchdog
+            # woken by a block, the end, or the stall watchdog
+            ended = lambda: self._ended  # noqa: E731
+            while (block := await next_queued(self._queue, ended, self._wake)) is not None:
+                yield block
         finally:
             self.stop()
 

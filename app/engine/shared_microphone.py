@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, TypeAlias
 
 from app.core.errors import AudioInputError, HarkError
+from app.core.waiting import next_queued
 from app.engine.captions import LiveSource
 
 if TYPE_CHECKING:  # annotations only: numpy loads with the audio
@@ -216,14 +217,9 @@ class MicrophoneTap:
     async def blocks(self) -> AsyncIterator[FloatBlock]:
         """Yield the pre-roll, then every block from the tap's creation until stopped."""
         try:
-            while True:
-                if self._queue:
-                    yield self._queue.popleft()
-                    continue
-                if self._ended:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
+            ended = lambda: self._ended  # noqa: E731
+            while (block := await next_queued(self._queue, ended, self._wake)) is not None:
+                yield block
         finally:
             self._end(self._error)
 
