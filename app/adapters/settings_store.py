@@ -14,11 +14,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import platformdirs
 
-from app.adapters.files import write_atomic
+from app.adapters.files import JsonKeyValues, write_atomic
 from app.core.settings import Settings, from_dict, to_dict
 
 log = logging.getLogger(__name__)
@@ -94,36 +93,11 @@ class SettingsStore:
         write_atomic(self.path, json.dumps(to_dict(settings), indent=2, ensure_ascii=False) + "\n")
 
 
-class UiStateStore:
+class UiStateStore(JsonKeyValues):
     """Small UI facts (overlay position per screen, dialog geometry) in their own file.
 
     Unreadable state is simply forgotten: it is a convenience, not user data.
     """
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or config_dir() / "ui-state.json"
-        self._data: dict[str, Any] | None = None
-
-    def _load(self) -> dict[str, Any]:
-        if self._data is None:
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                data = {}
-            self._data = data if isinstance(data, dict) else {}
-        return self._data
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The stored value for ``key``."""
-        return self._load().get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        """Store ``value`` (JSON-serialisable) under ``key`` and write the file."""
-        data = self._load()
-        if data.get(key) == value:
-            return
-        data[key] = value
-        try:
-            write_atomic(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-        except OSError as exc:
-            log.warning("cannot save UI state to %s: %s", self.path, exc)
+        super().__init__(path or config_dir() / "ui-state.json", cached=True)

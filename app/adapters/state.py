@@ -6,15 +6,11 @@ an unreadable file is treated as empty (it is only a cache).
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
 import platformdirs
 
-from app.adapters.files import write_atomic
-
-log = logging.getLogger(__name__)
+from app.adapters.files import JsonKeyValues
 
 
 def state_dir() -> Path:
@@ -26,31 +22,14 @@ class FileSchemaMemory:
     """The engine's ``SchemaMemory`` port, as a JSON file ``{endpoint: schema}``."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or state_dir() / "baseten-schemas.json"
-
-    def _load(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable %s: %s", self.path, exc)
-            return {}
-        return (
-            {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
-        )
+        self._file = JsonKeyValues(path or state_dir() / "baseten-schemas.json")
+        self.path = self._file.path
 
     def get(self, endpoint: str) -> str | None:
         """The schema that last worked for ``endpoint``."""
-        return self._load().get(endpoint)
+        schema = self._file.get(endpoint)
+        return schema if isinstance(schema, str) else None
 
     def set(self, endpoint: str, schema: str) -> None:
         """Remember ``schema`` for ``endpoint``."""
-        data = self._load()
-        if data.get(endpoint) == schema:
-            return
-        data[endpoint] = schema
-        try:
-            write_atomic(self.path, json.dumps(data, indent=2, sort_keys=True))
-        except OSError as exc:
-            log.warning("cannot save %s: %s", self.path, exc)
+        self._file.set(endpoint, schema)
