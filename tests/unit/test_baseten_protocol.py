@@ -27,6 +27,8 @@ from app.core.events import (
 from app.core.options import BasetenOptions
 from app.core.providers.base import State
 from app.core.providers.baseten import END_AUDIO, BasetenProtocol
+from tests.protocol_helpers import receive
+from tests.protocol_helpers import state as state_of
 
 # -- server messages (docs/wire-protocols.md §1.4) -------------------------------------------
 
@@ -144,13 +146,8 @@ def answered(**changes: Any) -> BasetenProtocol:
     return protocol
 
 
-def state_of(protocol: BasetenProtocol) -> State:
-    return protocol.state  # a call, so mypy does not narrow the state across events
-
-
 def feed(protocol: BasetenProtocol, message: dict[str, Any] | str) -> list[Any]:
-    protocol.receive_text(message if isinstance(message, str) else json.dumps(message))
-    return protocol.events_received()
+    return receive(protocol, message, replies=True)
 
 
 def metadata_frame(protocol: BasetenProtocol) -> dict[str, Any]:

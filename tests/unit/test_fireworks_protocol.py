@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from app.core.events import Final, FlushAck, Partial, ProviderError, Segment, Se
 from app.core.options import FireworksOptions
 from app.core.providers.base import State, build_protocol
 from app.core.providers.fireworks import FireworksProtocol
+from tests.protocol_helpers import receive, state
 
 CHECKPOINT = '{"checkpoint_id":"final"}'
 
@@ -27,18 +27,6 @@ def flushing() -> FireworksProtocol:
     protocol.flush()
     assert protocol.data_to_send() == [CHECKPOINT]
     return protocol
-
-
-def receive(protocol: FireworksProtocol, message: object) -> list[object]:
-    text = message if isinstance(message, str) else json.dumps(message)
-    protocol.receive_text(text)
-    assert protocol.data_to_send() == []  # Fireworks never answers a server message
-    return list(protocol.events_received())
-
-
-def state(protocol: FireworksProtocol) -> State:
-    """The current state (a call, so mypy does not narrow it across calls)."""
-    return protocol.state
 
 
 def seg(seg_id: object, *words: tuple[str, bool], text: str | None = None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from app.core.options import TogetherOptions
 from app.core.providers.base import State, build_protocol
 from app.core.providers.together import TogetherProtocol
 from app.core.providers.wire import format_number, join_query
+from tests.protocol_helpers import receive, state
 
 DELTA = "conversation.item.input_audio_transcription.delta"
 COMPLETED = "conversation.item.input_audio_transcription.completed"
@@ -32,18 +33,6 @@ def started(**options: Any) -> TogetherProtocol:
     protocol = TogetherProtocol(TogetherOptions(**options))
     protocol.start()
     return protocol
-
-
-def receive(protocol: TogetherProtocol, message: object) -> list[object]:
-    text = message if isinstance(message, str) else json.dumps(message)
-    protocol.receive_text(text)
-    assert protocol.data_to_send() == []  # Together never answers a server message
-    return list(protocol.events_received())
-
-
-def state(protocol: TogetherProtocol) -> State:
-    """The current state (a call, so mypy does not narrow it across calls)."""
-    return protocol.state
 
 
 def decode_append(frame: object) -> bytes:
