@@ -11,7 +11,6 @@ once it has processed all audio sent before it.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,9 +18,13 @@ from app.core import jsonwire
 from app.core.events import Final, FinalReason, FlushAck, Partial, ProviderError, Segment, Word
 from app.core.framing import Framer
 from app.core.options import FireworksOptions
-from app.core.providers.base import ConnectRequest, State, StreamingProtocol
-from app.core.providers.wire import format_number, join_query, parse_object
-from app.core.urls import check_endpoint
+from app.core.providers.base import ConnectRequest, State
+from app.core.providers.wire import (
+    QueryConfiguredProtocol,
+    compact_json,
+    endpoint_url,
+    format_number,
+)
 
 DEFAULT_ENDPOINT = "wss://audio-streaming.api.fireworks.ai/v1/audio/transcriptions/streaming"
 FRAME_BYTES = 1600  # 50 ms of 16 kHz s16le mono, the chunk size Fireworks recommends
@@ -99,7 +102,7 @@ def _is_final(segment: Segment) -> bool:
     return bool(segment.words) and segment.words[-1].final
 
 
-class FireworksProtocol(StreamingProtocol):
+class FireworksProtocol(QueryConfiguredProtocol):
     """Fireworks' streaming transcription WebSocket.
 
     Utterance ids are the segment ids as strings. A segment emitted as
@@ -133,7 +136,6 @@ class FireworksProtocol(StreamingProtocol):
             InsecureEndpointError: when ``options.endpoint`` is not an acceptable URL.
         """
         opts = self.options
-        base = check_endpoint(opts.endpoint or DEFAULT_ENDPOINT)
         query = {
             "response_format": "verbose_json",
             "temperature": format_number(opts.temperature),
@@ -147,7 +149,7 @@ class FireworksProtocol(StreamingProtocol):
         if opts.word_timestamps:
             # One comma-separated value, as the docs show it (a repeated param also works).
             query["timestamp_granularities"] = "word,segment"
-        return join_query(base, query)
+        return endpoint_url(opts.endpoint, DEFAULT_ENDPOINT, query)
 
     def connect_request(self, api_key: str) -> ConnectRequest:
         """Return the URL and the ``Authorization`` header (the raw key, no scheme).
@@ -156,11 +158,6 @@ class FireworksProtocol(StreamingProtocol):
             InsecureEndpointError: when ``options.endpoint`` is not an acceptable URL.
         """
         return ConnectRequest(self.url(), {"Authorization": api_key})
-
-    def start(self) -> None:
-        """Start streaming. Nothing to send: the configuration is in the URL."""
-        self._require(State.IDLE)
-        self.state = State.STREAMING
 
     # -- audio ------------------------------------------------------------------
 
@@ -173,19 +170,15 @@ class FireworksProtocol(StreamingProtocol):
         """Queue the remaining audio (unpadded) and the ``final`` checkpoint."""
         self._require(State.STREAMING)
         self._outgoing.extend(self._framer.flush(pad=False))
-        self._outgoing.append(
-            json.dumps({"checkpoint_id": FLUSH_CHECKPOINT}, separators=(",", ":"))
-        )
+        self._outgoing.append(compact_json({"checkpoint_id": FLUSH_CHECKPOINT}))
         self.state = State.FLUSHING
 
     # -- server messages --------------------------------------------------------
 
     def receive_text(self, text: str) -> None:
         """Turn one server message into events; never raises on what the server sends."""
-        message, error = parse_object(self.provider, text)
+        message = self._parse(text)
         if message is None:
-            if error is not None:
-                self._events.append(error)
             return
         if message.get("error") is not None:
             self._on_error(message["error"])

@@ -10,7 +10,6 @@ carry the whole current hypothesis (each replaces the previous one) and
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,9 +17,13 @@ from app.core import jsonwire
 from app.core.events import Final, FlushAck, Partial, ProviderError, SessionReady
 from app.core.framing import Framer
 from app.core.options import TogetherOptions
-from app.core.providers.base import ConnectRequest, State, StreamingProtocol
-from app.core.providers.wire import format_number, join_query, parse_object
-from app.core.urls import check_endpoint
+from app.core.providers.base import ConnectRequest, State
+from app.core.providers.wire import (
+    QueryConfiguredProtocol,
+    compact_json,
+    endpoint_url,
+    format_number,
+)
 
 DEFAULT_ENDPOINT = "wss://api.together.ai/v1/realtime"
 INPUT_AUDIO_FORMAT = "pcm_s16le_16000"  # the only format Together documents
@@ -56,8 +59,12 @@ def _error_fields(message: Mapping[str, Any]) -> tuple[str | None, str | None]:
     )
 
 
-class TogetherProtocol(StreamingProtocol):
+class TogetherProtocol(QueryConfiguredProtocol):
     """Together's realtime transcription WebSocket.
+
+    Together's examples wait for ``session.created`` before sending audio; the
+    engine streams from :meth:`start` on and the server buffers it, so the wait is
+    optional.
 
     Utterance ids are the server's ``item_id`` when it sends one, else ``"u1"``,
     ``"u2"``, ...; a :class:`~app.core.events.Final` closes the utterance and the next
@@ -97,7 +104,6 @@ class TogetherProtocol(StreamingProtocol):
             InsecureEndpointError: when ``options.endpoint`` is not an acceptable URL.
         """
         opts = self.options
-        base = check_endpoint(opts.endpoint or DEFAULT_ENDPOINT)
         query = {
             "model": opts.model,
             "input_audio_format": INPUT_AUDIO_FORMAT,
@@ -115,7 +121,7 @@ class TogetherProtocol(StreamingProtocol):
             query["speech_pad_ms"] = format_number(opts.vad_speech_pad_ms)
         else:
             query["turn_detection"] = "none"  # documented: no VAD, one transcript per commit
-        return join_query(base, query)
+        return endpoint_url(opts.endpoint, DEFAULT_ENDPOINT, query)
 
     def connect_request(self, api_key: str) -> ConnectRequest:
         """Return the URL and the ``Bearer`` plus ``OpenAI-Beta`` headers.
@@ -125,15 +131,6 @@ class TogetherProtocol(StreamingProtocol):
         """
         headers = {"Authorization": f"Bearer {api_key}", "OpenAI-Beta": "realtime=v1"}
         return ConnectRequest(self.url(), headers)
-
-    def start(self) -> None:
-        """Start streaming. Nothing to send: the configuration is in the URL.
-
-        Together's examples wait for ``session.created`` before sending audio; the
-        engine streams at once and the server buffers it, so the wait is optional.
-        """
-        self._require(State.IDLE)
-        self.state = State.STREAMING
 
     # -- audio ------------------------------------------------------------------
 
@@ -157,16 +154,14 @@ class TogetherProtocol(StreamingProtocol):
         self._send({"type": "input_audio_buffer.append", "audio": audio})
 
     def _send(self, message: dict[str, str]) -> None:
-        self._outgoing.append(json.dumps(message, separators=(",", ":")))
+        self._outgoing.append(compact_json(message))
 
     # -- server messages --------------------------------------------------------
 
     def receive_text(self, text: str) -> None:
         """Turn one server message into events; never raises on what the server sends."""
-        message, error = parse_object(self.provider, text)
+        message = self._parse(text)
         if message is None:
-            if error is not None:
-                self._events.append(error)
             return
         kind = message.get("type")
         if kind == "session.created":
