@@ -4,6 +4,12 @@ Backends import their platform libraries when chosen, so importing this package 
 safe everywhere; :func:`choose_backend` picks one for the running session.
 """
 
-from app.adapters.hotkeys.base import HotkeyBackend, HotkeyError, choose_backend
+from app.adapters.hotkeys.base import (
+    BackendChoice,
+    HotkeyBackend,
+    HotkeyError,
+    choose_backend,
+    select_backend,
+)
 
-__all__ = ["HotkeyBackend", "HotkeyError", "choose_backend"]
+__all__ = ["BackendChoice", "HotkeyBackend", "HotkeyError", "choose_backend", "select_backend"]
