@@ -19,7 +19,7 @@ def main() -> int:
     _, plain = split_verbosity(argv)  # the command may come after -v
     first = plain[0] if plain else None
     if first == "--self-check":
-        from app.selfcheck import main as self_check
+        from app.diagnostics.cli import main as self_check
 
         return self_check([a for a in argv if a != "--self-check"])
     if first == "--version":

@@ -5,12 +5,12 @@ Qt offscreen, the null keyring, no desktop session. PortAudio is made unavailabl
 with a stand-in ``sounddevice`` module that raises exactly what the real one raises
 when the library is missing (``OSError: PortAudio library not found``): the real
 library cannot be hidden from ``ctypes.util.find_library`` on Linux (it asks
-``/sbin/ldconfig``). The verdict rules are tested directly on report dictionaries.
+``/sbin/ldconfig``). The verdict rules are tested directly on typed probe results.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import os
 import subprocess
@@ -25,7 +25,24 @@ from app.adapters.models import MODEL_REPOS
 from app.adapters.settings_store import SettingsStore
 from app.core.options import LocalOptions
 from app.core.settings import Settings
-from app.selfcheck import check_qt, collect_problems, desktop_session
+from app.diagnostics.findings import Findings, Level, messages
+from app.diagnostics.probes.audio import AudioResult
+from app.diagnostics.probes.hotkey import HotkeyResult
+from app.diagnostics.probes.keyboard import KeyboardResult
+from app.diagnostics.probes.local_engine import LocalEngineResult
+from app.diagnostics.probes.permissions import (
+    MacPermissions,
+    PermissionsResult,
+    WaylandPermissions,
+    WindowsPermissions,
+)
+from app.diagnostics.probes.qt import QtResult, desktop_session, probe_qt
+from app.diagnostics.probes.resources import ResourcesResult
+from app.diagnostics.probes.runtime import RuntimeResult
+from app.diagnostics.probes.secrets import KeyringResult
+from app.diagnostics.probes.setup import KeyCheck, LocalModelCheck, SetupResult
+from app.diagnostics.probes.tls import TlsResult
+from app.diagnostics.report import Results, verdict
 from tests.helpers import ROOT, TIMEOUT_FACTOR, hark_env
 from tests.model_server import ModelHub, add_repo, closed_port, serve_hub
 
@@ -117,13 +134,14 @@ def test_a_qt_platform_that_cannot_start_is_reported_not_fatal() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["QT_QPA_PLATFORM"] = "xcb"  # no X server: Qt aborts the (child) process
 
-    info = check_qt(env)
+    info = probe_qt(env)
 
-    assert info["error"].startswith("Qt stopped with status")
-    assert "could not connect to display" in info["error"]
-    assert info["qt"].startswith("6.")  # written before the platform plugin was loaded
-    problems, _warnings = collect_problems({"qt": info})
-    assert problems == [f"Qt cannot start: {info['error']}"]
+    assert info.error is not None
+    assert info.error.startswith("Qt stopped with status")
+    assert "could not connect to display" in info.error
+    assert info.qt is not None
+    assert info.qt.startswith("6.")  # written before the platform plugin was loaded
+    assert problems_of(info.findings()) == [f"Qt cannot start: {info.error}"]
 
 
 def test_without_a_desktop_session_qt_is_still_checked_offscreen() -> None:
@@ -132,11 +150,11 @@ def test_without_a_desktop_session_qt_is_still_checked_offscreen() -> None:
         for k, v in os.environ.items()
         if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
     }
-    info = check_qt(env, plat="linux")
+    info = probe_qt(env, plat="linux")
 
-    assert info["session"] is False
-    assert info["platform"] == "offscreen"
-    problems, _warnings = collect_problems({"qt": info})
+    assert info.session is False
+    assert info.platform == "offscreen"
+    problems = problems_of(info.findings())
     assert len(problems) == 1
     assert problems[0].startswith("no desktop session")
 
@@ -156,29 +174,38 @@ def test_desktop_session(env: dict[str, str], plat: str, expected: bool) -> None
     assert desktop_session(env, plat) is expected
 
 
-HEALTHY: dict[str, Any] = {
-    "qt": {"session": True, "platform": "xcb", "system_tray": True, "svg_support": True,
-           "icon_renders": True},
-    "audio": {"portaudio": "PortAudio V19", "input_devices": ["Built-in Microphone"]},
-    "keyring": {"backend": "keyring.backends.SecretService.Keyring", "secure": True,
-                "keyrings_alt_installed": False},
-    "hotkey": {"backend": "x11"},
-    "keyboard": {"backend": "x11", "session": "x11"},
-    "permissions": {},
-    "tls": {"ca_certificates": 140, "ok": True},
-    "resources": {"dir": "/opt/hark/resources", "missing": []},
-    "local_engine": {"faster_whisper": None, "ctranslate2": None},
-}  # fmt: skip
+def problems_of(findings: Findings) -> list[str]:
+    return messages(findings, Level.PROBLEM)
 
 
-def with_change(path: str, value: Any) -> dict[str, Any]:
-    report = copy.deepcopy(HEALTHY)
-    *parents, last = path.split(".")
-    node = report
-    for key in parents:
-        node = node.setdefault(key, {})
-    node[last] = value
-    return report
+HEALTHY = Results(
+    runtime=RuntimeResult("3.11.9", "CPython", "/usr/bin/python3", False, None, "Linux", "x86_64"),
+    qt=QtResult(session=True, platform="xcb", system_tray=True, svg_support=True,
+                icon_renders=True),
+    audio=AudioResult(input_devices=("Built-in Microphone",), loaded=True,
+                      portaudio="PortAudio V19"),
+    keyring=KeyringResult(keyrings_alt_installed=False,
+                          backend="keyring.backends.SecretService.Keyring", secure=True),
+    hotkey=HotkeyResult("x11", reason="an X11 session (DISPLAY=:0)"),
+    keyboard=KeyboardResult(backend="x11", session="x11"),
+    permissions=PermissionsResult(),
+    tls=TlsResult("OpenSSL 3", None, None, None, ca_certificates=140, ok=True),
+    resources=ResourcesResult(dir="/opt/hark/resources"),
+    local_engine=LocalEngineResult(),
+)  # fmt: skip
+
+
+def with_change(path: str, value: Any, results: Any = HEALTHY) -> Any:
+    """``results`` with the field at ``path`` (``qt.error``) replaced by ``value``."""
+    name, _, rest = path.partition(".")
+    if rest:
+        value = with_change(rest, value, getattr(results, name))
+    return dataclasses.replace(results, **{name: value})
+
+
+def collect_problems(results: Results) -> tuple[list[str], list[str]]:
+    judged = verdict(results)
+    return list(judged.problems), list(judged.warnings)
 
 
 def test_a_healthy_report_has_no_problems_and_no_warnings() -> None:
@@ -194,12 +221,12 @@ def test_a_healthy_report_has_no_problems_and_no_warnings() -> None:
         ("qt.app_modules", "ImportError: cannot import name 'x'", "code cannot load: ImportError"),
         ("qt.session", False, "no desktop session"),
         ("audio.error", "PortAudio is missing", "no audio input: PortAudio is missing"),
-        ("permissions.macos", {"microphone": "denied"}, "microphone access is denied"),
-        ("permissions.windows", {"microphone": "denied"}, "microphone access is off"),
-        ("tls", {"ca_certificates": 0, "ok": False}, "no CA certificates"),
-        ("resources.missing", ["idle", "error"], "icons missing in /opt/hark/resources: idle"),
+        ("permissions.macos", MacPermissions(microphone="denied"), "microphone access is denied"),
+        ("permissions.windows", WindowsPermissions("denied"), "microphone access is off"),
+        ("tls.ok", False, "no CA certificates"),
+        ("resources.missing", ("idle", "error"), "icons missing in /opt/hark/resources: idle"),
         ("resources.error", "ModuleNotFoundError: PySide6", "resources cannot be found"),
-        ("local_engine.errors", ["ctranslate2: OSError: libctranslate2.so"], "local engine"),
+        ("local_engine.errors", ("ctranslate2: OSError: libctranslate2.so",), "local engine"),
     ],
 )
 def test_what_the_app_needs_is_a_problem(path: str, value: Any, problem: str) -> None:
@@ -215,11 +242,11 @@ def test_what_the_app_needs_is_a_problem(path: str, value: Any, problem: str) ->
         ("keyring.secure", False, "no secure keyring"),
         ("keyring.keyrings_alt_installed", True, "keyrings.alt is installed"),
         ("keyring.error", "TimeoutError: the keyring did not answer", "does not answer"),
-        ("hotkey", {"backend": None, "reason": "no X11 or Wayland display"}, "no global hotkey"),
-        ("keyboard", {"backend": "unavailable", "reason": "no wtype"}, "typing is unavailable"),
-        ("permissions.macos", {"accessibility": False}, "Accessibility is not granted"),
-        ("permissions.macos", {"microphone": "not_determined"}, None),
-        ("permissions.macos", {"secure_event_input": True}, "Secure Event Input"),
+        ("hotkey", HotkeyResult(None, reason="no X11 or Wayland display"), "no global hotkey"),
+        ("keyboard", KeyboardResult("unavailable", reason="no wtype"), "typing is unavailable"),
+        ("permissions.macos", MacPermissions(accessibility=False), "Accessibility is not granted"),
+        ("permissions.macos", MacPermissions(microphone="not_determined"), None),
+        ("permissions.macos", MacPermissions(secure_event_input=True), "Secure Event Input"),
         ("qt.system_tray", False, "no system tray"),
     ],
 )
@@ -228,7 +255,7 @@ def test_what_the_app_can_do_without_is_a_warning(
 ) -> None:
     report = with_change(path, value)
     if path == "keyring.backend":
-        report["keyring"]["secure"] = False  # what KeyringSecretStore says of keyrings.alt
+        report = with_change("keyring.secure", False, report)  # as KeyringSecretStore says
         warning = "no secure keyring (keyrings.alt.file.PlaintextKeyring)"
     problems, warnings = collect_problems(report)
     assert problems == []
@@ -240,7 +267,7 @@ def test_what_the_app_can_do_without_is_a_warning(
 
 
 def test_wayland_limits_are_warnings() -> None:
-    report = with_change("permissions.wayland", {"focus_check": False})
+    report = with_change("permissions.wayland", WaylandPermissions())
     problems, warnings = collect_problems(report)
     assert problems == []
     assert warnings == [
@@ -248,7 +275,7 @@ def test_wayland_limits_are_warnings() -> None:
         "Wayland: no GlobalShortcuts portal; bind `hark ptt press`/`release` or "
         "`hark toggle` to a desktop shortcut",
     ]
-    report["permissions"]["wayland"]["global_shortcuts_portal"] = 1
+    report = with_change("permissions.wayland.global_shortcuts_portal", 1, report)
     assert len(collect_problems(report)[1]) == 1
 
 
@@ -257,22 +284,23 @@ def test_wayland_limits_are_warnings() -> None:
 needs_xdg = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="settings are found through XDG_CONFIG_HOME"
 )
-MIC = ["Built-in Microphone"]
+MIC = ("Built-in Microphone",)
 
 
-def _setup(setup: dict[str, Any], devices: list[str] = MIC) -> tuple[list[str], list[str]]:
+def _setup(setup: SetupResult, devices: tuple[str, ...] = MIC) -> tuple[list[str], list[str]]:
     report = with_change("setup", setup)
-    report["audio"]["input_devices"] = devices
+    report = with_change("audio.input_devices", devices, report)
     return collect_problems(report)
 
 
 def test_a_ready_setup_has_no_problems() -> None:
-    assert _setup({"provider": "local", "model": "base", "model_path": "/m/base"}) == ([], [])
-    assert _setup({"provider": "together", "api_key": "keyring"}) == ([], [])
+    local = SetupResult("local", None, model=LocalModelCheck("base", model_path="/m/base"))
+    assert _setup(local) == ([], [])
+    assert _setup(SetupResult("together", None, key=KeyCheck("keyring"))) == ([], [])
 
 
 def test_no_microphone_stops_the_setup() -> None:
-    problems, _ = _setup({"provider": "together", "api_key": "keyring"}, devices=[])
+    problems, _ = _setup(SetupResult("together", None, key=KeyCheck("keyring")), devices=())
     assert problems == [
         "no microphone found: dictation and captions need one; connect it (or check the "
         "system's sound settings) and start Hark again"
@@ -280,7 +308,7 @@ def test_no_microphone_stops_the_setup() -> None:
 
 
 def test_a_chosen_microphone_that_is_gone_is_a_warning() -> None:
-    setup = {"provider": "together", "api_key": "keyring", "microphone": "USB Headset"}
+    setup = SetupResult("together", "USB Headset", key=KeyCheck("keyring"))
     problems, warnings = _setup(setup)
     assert problems == []
     assert warnings == [
