@@ -146,7 +146,7 @@ async def _paced(model: Path, files: list[tuple[Recording, Path]], reps: int) ->
     from app.core.events import Final, Partial
     from app.core.options import LocalOptions
     from app.engine.local_connector import LocalConnector
-    from app.engine.local_server import LocalEngine
+    from app.engine.local_engine import LocalEngine
     from app.engine.session import StreamingSession
 
     options = LocalOptions(model=str(model))

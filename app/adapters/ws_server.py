@@ -43,8 +43,8 @@ from websockets.asyncio.server import serve as ws_serve
 from websockets.http11 import Request, Response
 
 from app.adapters.ws_transport import WebSocketConnection
+from app.core.baseten_server import BasetenServerProtocol
 from app.core.errors import HarkError
-from app.core.local_protocol import BasetenServerProtocol
 from app.core.serving import (
     IDLE_TIMEOUT_S,
     MAX_FRAME_BYTES,

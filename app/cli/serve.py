@@ -28,7 +28,7 @@ from app.core.urls import is_loopback_host
 if TYPE_CHECKING:
     import ssl
 
-    from app.engine.local_server import LocalEngine
+    from app.engine.local_engine import LocalEngine
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def build_engine(
     """
     # Imported here: faster-whisper is heavy, and only serving needs it.
     from app.adapters.whisper import SileroVad, WhisperTranscriber
-    from app.engine.local_server import LocalEngine
+    from app.engine.local_engine import LocalEngine
 
     cores = os.cpu_count() or 1
     if workers <= 0:

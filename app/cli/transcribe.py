@@ -40,7 +40,7 @@ from app.core.options import (
 # command runs, not when `hark --help` builds the parser.
 if TYPE_CHECKING:
     from app.adapters.logfile import SecretFilter
-    from app.engine.local_server import LocalEngine
+    from app.engine.local_engine import LocalEngine
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +246,6 @@ async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> 
 def _local_engine(options: LocalOptions) -> LocalEngine:
     """The local engine for ``options``' model (one session: a file)."""
     from app.adapters.whisper import whisper_factories
-    from app.engine.local_server import LocalEngine
+    from app.engine.local_engine import LocalEngine
 
     return LocalEngine(*whisper_factories(options), max_sessions=1)

@@ -2,7 +2,7 @@
 
 :class:`LocalConnector` is the engine's ``Connector`` port for every provider: a
 ``local:`` URL (see ``app.core.providers.local``) gets a pair of in-memory
-connections, with the server end served by a :class:`~app.engine.local_server.LocalEngine`
+connections, with the server end served by a :class:`~app.engine.local_engine.LocalEngine`
 in a task; any other URL goes to the wrapped connector (the WebSocket one). So the app
 and the CLI pass one connector whatever the provider.
 
@@ -37,7 +37,7 @@ from app.core.providers.local import SCHEME, parse_local_url
 from app.engine.ports import Connection, Connector
 
 if TYPE_CHECKING:  # made by the factory: its model code loads with the first local use
-    from app.engine.local_server import LocalEngine
+    from app.engine.local_engine import LocalEngine
 
 log = logging.getLogger(__name__)
 

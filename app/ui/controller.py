@@ -58,7 +58,7 @@ from app.ui.single_instance import InstanceServer
 from app.ui.tray import Tray
 
 if TYPE_CHECKING:
-    from app.engine.local_server import LocalEngine
+    from app.engine.local_engine import LocalEngine
 
 log = logging.getLogger(__name__)
 
@@ -638,6 +638,6 @@ def build_controller(
 def _local_engine(options: LocalOptions) -> LocalEngine:
     """The in-process local engine for ``options``' model (captions, dictation, a test)."""
     from app.adapters.whisper import whisper_factories
-    from app.engine.local_server import LocalEngine
+    from app.engine.local_engine import LocalEngine
 
     return LocalEngine(*whisper_factories(options), max_sessions=3)

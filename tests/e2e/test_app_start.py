@@ -15,7 +15,7 @@ from pathlib import Path
 from tests.helpers import ROOT, TIMEOUT_FACTOR, hark_env
 
 HEAVY = ("numpy", "soxr", "sounddevice", "keyring", "faster_whisper", "ctranslate2",
-         "app.engine.local_server", "app.adapters.whisper")  # fmt: skip
+         "app.engine.local_engine", "app.adapters.whisper")  # fmt: skip
 
 PROBE = f"""
 import sys

@@ -30,7 +30,7 @@ from app.core.local_types import TranscriptionResult
 from app.core.options import LocalOptions
 from app.core.providers.base import ConnectRequest
 from app.engine.local_connector import LocalConnector, MemoryConnection, memory_pair
-from app.engine.local_server import LocalEngine
+from app.engine.local_engine import LocalEngine
 from app.engine.ports import AudioSource, Connection
 from app.engine.session import StreamingSession
 from tests.helpers import TIMEOUT_FACTOR, hark_env, run_hark, speech_wav

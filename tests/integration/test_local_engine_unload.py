@@ -28,7 +28,7 @@ from app.core.options import LocalOptions
 from app.core.providers.base import ConnectRequest
 from app.core.providers.local import local_url
 from app.engine.local_connector import LocalConnector
-from app.engine.local_server import LocalEngine
+from app.engine.local_engine import LocalEngine
 from app.engine.ports import Connection
 from app.engine.session import SessionResult, StreamingSession
 from tests.helpers import TIMEOUT_FACTOR, ArraySource

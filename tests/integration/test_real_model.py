@@ -30,7 +30,7 @@ from app.core.events import Event, Final, Partial
 from app.core.local_types import TranscriptionResult
 from app.core.options import LocalOptions
 from app.engine.local_connector import LocalConnector
-from app.engine.local_server import LocalEngine
+from app.engine.local_engine import LocalEngine
 from app.engine.session import StreamingSession
 from bench.speech_corpus import edit_distance, normalise
 from tests import baseten_docs_client as docs

@@ -28,7 +28,7 @@ from app.adapters.ws_transport import open_connection
 from app.core.errors import KeyRejectedError
 from app.core.events import Event, Final, FlushAck, Partial, SessionEnded
 from app.core.options import BasetenOptions, BasetenSchema
-from app.engine.local_server import LocalEngine
+from app.engine.local_engine import LocalEngine
 from app.engine.pacing import RealtimeSource
 from app.engine.session import StreamingSession
 from tests import baseten_docs_client as docs

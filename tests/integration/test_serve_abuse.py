@@ -37,8 +37,7 @@ from websockets.uri import parse_uri
 
 from app.adapters.whisper import SileroVad, WhisperTranscriber
 from app.adapters.ws_server import BASETEN_PATH, HarkServer, ServerWebSocket, serve
-from app.core.endpointing import Endpointer
-from app.core.local_protocol import (
+from app.core.baseten_server import (
     AudioFrame,
     BadFrame,
     BasetenServerProtocol,
@@ -48,10 +47,11 @@ from app.core.local_protocol import (
     MetadataRejected,
     Phase,
 )
+from app.core.endpointing import Endpointer
 from app.core.local_types import TranscribedSegment, TranscriptionResult
 from app.core.serving import MAX_AUDIO_FRAME_BYTES, MAX_FRAME_BYTES, MAX_TEXT_FRAME_CHARS
 from app.engine.local_connector import memory_pair
-from app.engine.local_server import (
+from app.engine.local_engine import (
     ClientFrameRefused,
     LocalEngine,
     _Session,

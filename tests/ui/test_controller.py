@@ -29,7 +29,7 @@ from app.core.errors import HarkError
 from app.core.options import BasetenOptions, FireworksOptions, LocalOptions, TogetherOptions
 from app.core.settings import OverlaySettings, Settings
 from app.engine.local_connector import LocalConnector
-from app.engine.local_server import LocalEngine
+from app.engine.local_engine import LocalEngine
 from app.engine.pacing import RealtimeSource
 from app.ui.controller import AppController
 from tests.emulators import Faults, FireworksEmulator, Script, TogetherEmulator, Utterance

@@ -23,7 +23,7 @@ from app.adapters.whisper import whisper_factories
 from app.core.events import Event, Final
 from app.core.options import LocalOptions
 from app.engine.local_connector import LocalConnector
-from app.engine.local_server import LocalEngine
+from app.engine.local_engine import LocalEngine
 from app.engine.session import StreamingSession
 from tests.helpers import TIMEOUT_FACTOR, ArraySource
 from tests.synthetic_speech import silence, speechlike

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from app.core import jsonwire
+from app.core.baseten_server import BadFrame, BasetenServerProtocol, MetadataRejected
 from app.core.events import Final, ProviderError
-from app.core.local_protocol import BadFrame, BasetenServerProtocol, MetadataRejected
 from app.core.options import BasetenOptions, FireworksOptions, TogetherOptions
 from app.core.providers.base import StreamingProtocol, build_protocol
 

@@ -13,8 +13,7 @@ import pytest
 
 from app.core.audio import mulaw_to_pcm16, pcm16_to_mulaw
 from app.core.baseten_metadata import SessionParams, params_from_options, parse_metadata
-from app.core.events import Final, FlushAck, Partial
-from app.core.local_protocol import (
+from app.core.baseten_server import (
     AudioFrame,
     BadFrame,
     BasetenServerProtocol,
@@ -24,6 +23,7 @@ from app.core.local_protocol import (
     MetadataRejected,
     Phase,
 )
+from app.core.events import Final, FlushAck, Partial
 from app.core.local_types import TranscribedSegment, TranscriptionResult, WordTiming
 from app.core.options import BasetenOptions, LocalOptions
 from app.core.providers.base import build_protocol

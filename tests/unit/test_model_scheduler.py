@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from app.engine.local_server import _Scheduler
+from app.engine.local_engine import _Scheduler
 
 
 class _Log(list[str]):

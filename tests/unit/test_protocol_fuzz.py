@@ -34,8 +34,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.core import baseten_server as server
 from app.core import jsonwire
-from app.core import local_protocol as server
 from app.core.baseten_metadata import SessionParams
 from app.core.events import ConfigRejected, Event, Final, Partial, ProviderError, Segment, Word
 from app.core.local_types import TranscribedSegment, TranscriptionResult, WordTiming

@@ -1,6 +1,6 @@
 """The "local" provider: Hark's Baseten client talking to the in-process local engine.
 
-The local engine speaks Baseten's v1 streaming protocol (``app.core.local_protocol``),
+The local engine speaks Baseten's v1 streaming protocol (``app.core.baseten_server``),
 so the client side is :class:`~app.core.providers.baseten.BasetenProtocol` with the
 current metadata schema built from :class:`~app.core.options.LocalOptions`. Only the
 address differs: ``local:///<model>?device=<device>&compute_type=<type>``, with the

@@ -1,7 +1,7 @@
 """The local speech engine: Baseten's streaming protocol over a local Whisper model.
 
 :class:`LocalEngine` serves one Baseten-protocol session per connection (docs/wire-protocols.md
-§4, the server side in :mod:`app.core.local_protocol`). The app's "local" provider runs
+§4, the server side in :mod:`app.core.baseten_server`). The app's "local" provider runs
 it in-process over an in-memory connection (:mod:`app.engine.local_connector`);
 ``hark serve`` runs it behind a WebSocket server. Per session:
 
@@ -40,7 +40,7 @@ Client input: every frame a client sends goes through :func:`decode_client_frame
 one hardened decoding step (size limits, then the protocol's own JSON decoding with its
 nesting limit and lone-surrogate cleaning, then the metadata's values bounded so the
 endpointing can use them). What it refuses either becomes an event the session answers
-(:class:`~app.core.local_protocol.MetadataRejected`, ``BadFrame``) or a
+(:class:`~app.core.baseten_server.MetadataRejected`, ``BadFrame``) or a
 :class:`ClientFrameRefused`, which ends the session with Baseten's error frame and a
 close. With ``slow_client_grace_s`` (``hark serve``), a client that sends audio slower
 than :data:`~app.core.serving.MIN_AUDIO_RATE` times real time is closed too.
@@ -72,10 +72,7 @@ from typing import Any, TypeVar
 from app.core.agreement import Agreement, drop_after, has_words, pass_words
 from app.core.audio import Framer, pcm16_to_float
 from app.core.baseten_metadata import AcceptSchema, SessionParams, params_from_options
-from app.core.endpointing import NEG_THRESHOLD_GAP, WINDOW, Chunk, Endpointer, FloatArray
-from app.core.errors import HarkError
-from app.core.jsonwire import clean_text
-from app.core.local_protocol import (
+from app.core.baseten_server import (
     AudioFrame,
     BadFrame,
     BasetenServerProtocol,
@@ -86,6 +83,9 @@ from app.core.local_protocol import (
     Phase,
     ServerEvent,
 )
+from app.core.endpointing import NEG_THRESHOLD_GAP, WINDOW, Chunk, Endpointer, FloatArray
+from app.core.errors import HarkError
+from app.core.jsonwire import clean_text
 from app.core.local_types import TranscribedSegment, TranscriptionResult
 from app.core.options import LocalOptions
 from app.core.serving import MAX_AUDIO_FRAME_BYTES, MAX_TEXT_FRAME_CHARS, MIN_AUDIO_RATE
