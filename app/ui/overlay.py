@@ -1,7 +1,8 @@
 """The live caption overlay: a click-through, never-focused panel of recent speech.
 
-Finals are drawn in full colour, the open partials after them dimmed and in italics,
-joined with :func:`app.core.transcript.join_pieces`. The text wraps to the overlay's
+What the captions say is :meth:`app.core.transcript.Transcript.display_parts` (the
+finals, then the open partials); this module only draws it: finals in full colour, the
+open partials after them dimmed and in italics. The text wraps to the overlay's
 width and only the last ``max_lines`` lines stay; a status line (state or error) sits
 under them. After ``fade_after_s`` idle seconds the overlay fades out and hides; new
 text shows it again without activating it.
@@ -40,8 +41,9 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from app.adapters.settings_store import UiStateStore
+from app.core.events import Final, Partial
 from app.core.settings import OverlaySettings
-from app.core.transcript import join_pieces
+from app.core.transcript import Transcript
 from app.ui.overlay_native import native_fixups
 
 log = logging.getLogger("app.ui.overlay")
@@ -131,8 +133,7 @@ class CaptionOverlay(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._ui_state = ui_state
         self._memory_offsets: dict[str, Any] = {}
-        self._finals = ""
-        self._partials: dict[str, str] = {}
+        self._transcript = Transcript(keep_chars=_MAX_FINAL_CHARS)
         self._status = ""
         self._status_error = False
         self._level = 0.0
@@ -238,19 +239,12 @@ class CaptionOverlay(QWidget):
 
     def show_partial(self, utterance: str, text: str) -> None:
         """Show ``text`` as the open partial of ``utterance``, replacing its previous one."""
-        if text.strip():
-            self._partials[utterance] = text
-        else:
-            self._partials.pop(utterance, None)
+        self._transcript.apply(Partial(utterance, text))
         self._changed()
 
     def show_final(self, utterance: str, text: str) -> None:
         """Commit ``text`` as final; the utterance's partial goes away."""
-        self._partials.pop(utterance, None)
-        self._finals = join_pieces(self._finals, text)
-        if len(self._finals) > _MAX_FINAL_CHARS:
-            cut = self._finals.find(" ", len(self._finals) - _MAX_FINAL_CHARS // 2)
-            self._finals = self._finals[cut + 1 :] if cut >= 0 else self._finals[-1000:]
+        self._transcript.apply(Final(utterance, text))
         log.info("overlay final: %s", text)
         self._changed()
 
@@ -274,7 +268,8 @@ class CaptionOverlay(QWidget):
 
     def clear(self) -> None:
         """Forget all text and the status, and hide."""
-        self._finals, self._partials, self._status, self._level = "", {}, "", 0.0
+        self._transcript = Transcript(keep_chars=_MAX_FINAL_CHARS)
+        self._status, self._level = "", 0.0
         self._fade_timer.stop()
         self._fade.stop()
         self.hide()
@@ -330,11 +325,9 @@ class CaptionOverlay(QWidget):
     # -- layout, painting and fading -------------------------------------------------------
 
     def _lay_out(self, width: float) -> None:
-        text = self._finals
-        for partial in self._partials.values():
-            text = join_pieces(text, partial)
-        self._text = text
-        self._partial_start = len(self._finals.encode("utf-16-le")) // 2
+        committed, open_part = self._transcript.display_parts()  # what to show: core decides
+        text = self._text = committed + open_part
+        self._partial_start = len(committed.encode("utf-16-le")) // 2
         layout = QTextLayout(text, self._font)
         option = QTextOption()
         option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
