@@ -63,7 +63,7 @@ from app.engine.ports import Clipboard, Connector, History, SchemaMemory
 from app.engine.session import StreamingSession
 from app.engine.shared_microphone import SharedMicrophone
 from app.engine.sources import resolve
-from app.engine.utterance import FINISHING, Utterance
+from app.engine.utterance import FINISHING, SessionSettings, Utterance
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,14 @@ class Dictation:
         previous, turn = self._last_turn, asyncio.get_running_loop().create_future()
         self._last_turn = turn
         title = PROVIDER_TITLES.get(options.provider, options.provider)
-        utt = Utterance(self, self._count, options, title, source, target, previous, turn)
+        settings = SessionSettings(
+            self.api_key_factory,
+            self.connector,
+            self.schema_memory,
+            self.flush_timeout,
+            self.reconnect_attempts,
+        )
+        utt = Utterance(self, settings, self._count, options, title, source, target, previous, turn)
         self._utterances.append(utt)
         utt.task = asyncio.create_task(self._run(utt), name=f"hark-dictation-{self._count}")
         self.refresh()
@@ -423,11 +430,11 @@ class Dictation:
         log.info("dictation %d: %s (%s)", utt.number, status, msg)
         self._on_result(DictationResult(utt.number, text, inserted, entry_id, status, msg))
 
-    # -- helpers for Utterance ------------------------------------------------------------
-
     def _new_source(self) -> LiveSource:
         assert self._source_factory is not None
         return self._source_factory()
+
+    # -- UtteranceListener: what the utterances report -------------------------------------
 
     def is_newest(self, utt: Utterance) -> bool:
         """Whether ``utt`` is the latest press (its events go to ``on_event``)."""
@@ -437,6 +444,11 @@ class Dictation:
         """Pass the newest utterance's events on."""
         if self.is_newest(utt):
             self._on_event(event)
+
+    def reconnecting(self, utt: Utterance, attempt: int, reason: str) -> None:
+        """Tell ``on_reconnect`` when the newest utterance reconnects."""
+        if self.is_newest(utt):
+            self.on_reconnect(attempt, reason)
 
     def refresh(self) -> None:
         """Report the state the utterances are in."""

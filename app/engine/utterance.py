@@ -2,14 +2,18 @@
 
 It owns the utterance's source and streaming session, tracks its phase and the
 finals heard so far (for a failure's salvage), and waits for its turn to deliver.
-The :class:`~app.engine.dictation.Dictation` decides what the phases mean to the user.
+Its owner decides what the phases mean to the user: the utterance gets the session's
+parameters as :class:`SessionSettings` and reports through one
+:class:`UtteranceListener`, so this module knows nothing of its owner.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from app.core.events import Event
 from app.core.options import ProviderOptions
@@ -17,17 +21,46 @@ from app.core.providers.base import ConnectRequest
 from app.core.transcript import Transcript
 from app.engine.captions import LiveSource, State
 from app.engine.kept_audio import AudioKeeper
-from app.engine.ports import Connection
+from app.engine.ports import Connection, Connector, SchemaMemory
 from app.engine.session import StreamingSession
 from app.engine.sources import EndingSource, resolve
-
-if TYPE_CHECKING:
-    from app.engine.dictation import Dictation
 
 Phase = Literal["connecting", "listening", "finishing", "delivering"]
 
 LISTENING = "Listening…"
 FINISHING = "Finishing…"
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """What an utterance's streaming session is opened with (its owner's settings).
+
+    Attributes:
+        api_key_factory: Returns the API key, or an awaitable of it; read at the press.
+        connector: Opens the connections.
+        schema_memory: Where Baseten schema auto-detection remembers its answer.
+        flush_timeout: Seconds to wait for the provider's last final after release.
+        reconnect_attempts: Reconnects per utterance (see ``StreamingSession``).
+    """
+
+    api_key_factory: Callable[[], str | Awaitable[str]]
+    connector: Connector
+    schema_memory: SchemaMemory | None
+    flush_timeout: float
+    reconnect_attempts: int
+
+
+class UtteranceListener(Protocol):
+    """Who hears what an utterance does (its :class:`~app.engine.dictation.Dictation`)."""
+
+    def refresh(self) -> None:
+        """The utterance's phase or message changed."""
+
+    def forward(self, utt: Utterance, event: Event) -> None:
+        """An event (partial, final) of ``utt``'s session."""
+
+    def reconnecting(self, utt: Utterance, attempt: int, reason: str) -> None:
+        """``utt``'s connection was lost and is opened again (after :meth:`refresh`)."""
 
 
 class Utterance:
@@ -48,7 +81,8 @@ class Utterance:
 
     def __init__(
         self,
-        owner: Dictation,
+        listener: UtteranceListener,
+        settings: SessionSettings,
         number: int,
         options: ProviderOptions,
         title: str,
@@ -57,7 +91,8 @@ class Utterance:
         previous: asyncio.Future[None] | None,
         turn: asyncio.Future[None],
     ) -> None:
-        self.owner = owner
+        self.listener = listener
+        self.settings = settings
         self.number = number
         self.options = options
         self.title = title
@@ -103,7 +138,7 @@ class Utterance:
         starting = asyncio.ensure_future(self.source.start())
         starting.add_done_callback(_retrieve)
         try:
-            key = await resolve(self.owner.api_key_factory())
+            key = await resolve(self.settings.api_key_factory())
             await starting
         except BaseException:
             starting.cancel()
@@ -112,10 +147,10 @@ class Utterance:
             self.options,
             key,
             self._connect,
-            schema_memory=self.owner.schema_memory,
-            flush_timeout=self.owner.flush_timeout,
+            schema_memory=self.settings.schema_memory,
+            flush_timeout=self.settings.flush_timeout,
             on_event=self._event,
-            reconnect_attempts=self.owner.reconnect_attempts,
+            reconnect_attempts=self.settings.reconnect_attempts,
             on_reconnect=self._reconnecting,
             on_retry=self._retrying,
             on_audio=self.audio,
@@ -140,42 +175,41 @@ class Utterance:
     async def _connect(
         self, request: ConnectRequest, *, provider: str, open_timeout: float
     ) -> Connection:
-        conn = await self.owner.connector(request, provider=provider, open_timeout=open_timeout)
+        conn = await self.settings.connector(request, provider=provider, open_timeout=open_timeout)
         if self.reconnecting or self.phase == "connecting":
             self.reconnecting = False
             if self.phase == "connecting":
                 self.phase = "listening"
             self.message = LISTENING if self.phase == "listening" else FINISHING
-            self.owner.refresh()
+            self.listener.refresh()
         return conn
 
     def _event(self, event: Event) -> None:
         self.finals.apply(event)
-        self.owner.forward(self, event)
+        self.listener.forward(self, event)
 
     def _reconnecting(self, attempt: int, reason: str) -> None:
         self.finals = Transcript()  # the new connection transcribes everything again
         self.reconnecting = True
         self.message = (
             f"Connection to {self.title} lost; reconnecting "
-            f"({attempt} of {self.owner.reconnect_attempts})…"
+            f"({attempt} of {self.settings.reconnect_attempts})…"
         )
         if self.phase == "listening":
             self.phase = "connecting"
-        self.owner.refresh()
-        if self.owner.is_newest(self):
-            self.owner.on_reconnect(attempt, reason)
+        self.listener.refresh()
+        self.listener.reconnecting(self, attempt, reason)
 
     def _retrying(self, seconds: float, reason: str) -> None:
         self.message = f"{self.title} is busy; trying again in {seconds:g} s…"
-        self.owner.refresh()
+        self.listener.refresh()
 
     def _finishing(self) -> None:
         if self.phase in ("connecting", "listening"):
             self.phase = "finishing"
             if not self.reconnecting:
                 self.message = FINISHING
-            self.owner.refresh()
+            self.listener.refresh()
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:
