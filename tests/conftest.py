@@ -67,6 +67,15 @@ NEED_FIXTURES = {
 }
 """Fixtures, by name, whose tests need these markers."""
 
+SLOW_TESTS = {
+    "tests/e2e/test_cli_usage.py::test_a_flac_file_is_transcribed_with_v_before_or_after_the_command",
+    "tests/integration/test_serve_abuse.py::test_hundreds_of_connects_and_drops_leak_nothing",
+    "tests/x11/test_dictation_x11.py::test_hold_speak_release_types_into_the_focused_window",
+    "tests/x11/test_insertion_x11.py::test_type_40_non_ascii_characters_and_measure",
+}
+"""Tests of more than about 5 s that no fixture marks slow (measured with
+`pytest --durations=40` on 2 cores), by file and function: every parameter."""
+
 _TOOL_CALLS = {"need_tool", "tool"}
 
 
@@ -109,9 +118,12 @@ def _reached_needs(obj: object, seen: set[int]) -> set[str]:
 
 def _needs_of(item: pytest.Function) -> set[str]:
     found: set[str] = set()
-    parts = item.path.relative_to(Path(__file__).parent).parts
+    here = Path(__file__).parent
+    parts = item.path.relative_to(here).parts if item.path.is_relative_to(here) else ()
     if len(parts) > 1:
         found.update(NEED_DIRECTORIES.get(parts[0], ()))
+    if f"tests/{'/'.join(parts)}::{item.originalname}" in SLOW_TESTS:
+        found.add("slow")
     seen: set[int] = set()
     found |= _reached_needs(item.function, seen)
     for name, fixture_defs in item._fixtureinfo.name2fixturedefs.items():
