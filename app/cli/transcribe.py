@@ -144,7 +144,7 @@ async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> 
     from app.adapters.secrets import KeyringSecretStore, resolve_key
     from app.adapters.state import FileSchemaMemory
     from app.adapters.ws_transport import open_connection
-    from app.core.providers.base import build_protocol
+    from app.core.providers.registry import build_protocol
     from app.engine.local_connector import LocalConnector
     from app.engine.pacing import RealtimeSource
     from app.engine.session import StreamingSession
@@ -177,7 +177,7 @@ async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> 
             log.info("no %s API key: connecting to this machine's endpoint without one", title)
     if isinstance(options, BasetenOptions) and options.schema == "legacy":
         protocol = build_protocol(options, schema="legacy")
-        ignored: list[str] = getattr(protocol, "unsupported_options", lambda: [])()
+        ignored = protocol.unsupported_options()
         if ignored:
             log.warning("the legacy Baseten schema cannot carry: %s", ", ".join(ignored))
 

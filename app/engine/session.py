@@ -49,8 +49,9 @@ from app.core.events import (
     ProviderError,
     SessionEnded,
 )
-from app.core.options import PROVIDER_TITLES, BasetenOptions, ProviderOptions
-from app.core.providers.base import StreamingProtocol, build_protocol
+from app.core.options import PROVIDER_TITLES, ProviderOptions
+from app.core.providers.base import StreamingProtocol
+from app.core.providers.registry import build_protocol, connection_variants
 from app.core.resume import ConnectionTrack
 from app.core.transcript import Transcript
 from app.engine.ports import AudioSource, Connection, Connector, SchemaMemory
@@ -255,13 +256,8 @@ class StreamingSession:
     # -- attempts (Baseten schema fallback) -------------------------------------------
 
     def _schema_candidates(self, endpoint: str) -> list[str | None]:
-        if not isinstance(self.options, BasetenOptions):
-            return [None]
-        if self.options.schema != "auto":
-            return [self.options.schema]
         remembered = self._schema_memory.get(endpoint) if self._schema_memory else None
-        first = remembered if remembered in ("current", "legacy") else "current"
-        return [first, "legacy" if first == "current" else "current"]
+        return connection_variants(self.options, remembered)
 
     async def _run_attempts(
         self,

@@ -9,8 +9,9 @@ import pytest
 from app.core.errors import InsecureEndpointError
 from app.core.events import Final, FlushAck, Partial, ProviderError, Segment, SessionEnded, Word
 from app.core.options import FireworksOptions
-from app.core.providers.base import State, build_protocol
+from app.core.providers.base import State
 from app.core.providers.fireworks import FireworksProtocol
+from app.core.providers.registry import build_protocol
 from tests.protocol_helpers import receive, state
 
 CHECKPOINT = '{"checkpoint_id":"final"}'

@@ -17,7 +17,8 @@ from app.core import jsonwire
 from app.core.baseten_server import BadFrame, BasetenServerProtocol, MetadataRejected
 from app.core.events import Final, ProviderError
 from app.core.options import BasetenOptions, FireworksOptions, TogetherOptions
-from app.core.providers.base import StreamingProtocol, build_protocol
+from app.core.providers.base import StreamingProtocol
+from app.core.providers.registry import build_protocol
 
 DEEP = "[" * 100_000 + "]" * 100_000
 LONE = '"caf\\u00e9 \\ud83d and \\ude00 alone, \\ud83d\\ude00 paired"'

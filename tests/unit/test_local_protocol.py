@@ -26,9 +26,9 @@ from app.core.baseten_server import (
 from app.core.events import Final, FlushAck, Partial
 from app.core.local_types import TranscribedSegment, TranscriptionResult, WordTiming
 from app.core.options import BasetenOptions, LocalOptions
-from app.core.providers.base import build_protocol
 from app.core.providers.baseten import BasetenProtocol
 from app.core.providers.local import LocalProtocol, local_url, parse_local_url
+from app.core.providers.registry import build_protocol
 
 MINIMAL_B = {
     "whisper_params": {"audio_language": "en", "show_word_timestamps": True},

@@ -18,7 +18,8 @@ from app.core.events import (
     SessionReady,
 )
 from app.core.options import TogetherOptions
-from app.core.providers.base import State, build_protocol
+from app.core.providers.base import State
+from app.core.providers.registry import build_protocol
 from app.core.providers.together import TogetherProtocol
 from app.core.providers.wire import format_number, join_query
 from tests.protocol_helpers import receive, state

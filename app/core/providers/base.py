@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.core.events import Event, FlushAck, ProviderError, SessionEnded
-from app.core.options import ProviderOptions
 
 Outgoing = str | bytes
 """A frame to send: ``str`` is a text frame, ``bytes`` a binary frame."""
@@ -135,6 +134,10 @@ class StreamingProtocol(ABC):
         self.state = State.FLUSHED
         self._events.append(FlushAck(synthesized=True))
 
+    def unsupported_options(self) -> list[str]:
+        """Options set to a non-default value that this connection cannot carry (none)."""
+        return []
+
     def close_expected(self) -> bool:
         """True once the provider confirmed the flush and the client should close."""
         return self.state is State.FLUSHED
@@ -157,32 +160,3 @@ class StreamingProtocol(ABC):
             raise RuntimeError(
                 f"{self.provider}: call not allowed in state {self.state.value}; needs {allowed}"
             )
-
-
-def build_protocol(options: ProviderOptions, *, schema: str | None = None) -> StreamingProtocol:
-    """Return the protocol for ``options``' provider.
-
-    Args:
-        options: A provider's options; its class picks the protocol.
-        schema: Baseten only: the concrete metadata schema (``"current"`` or
-            ``"legacy"``) to use this connection; the engine resolves ``"auto"``.
-    """
-    from app.core.options import BasetenOptions, FireworksOptions, LocalOptions, TogetherOptions
-
-    if isinstance(options, BasetenOptions):
-        from app.core.providers.baseten import BasetenProtocol
-
-        return BasetenProtocol(options, schema=schema or "current")
-    if isinstance(options, TogetherOptions):
-        from app.core.providers.together import TogetherProtocol
-
-        return TogetherProtocol(options)
-    if isinstance(options, FireworksOptions):
-        from app.core.providers.fireworks import FireworksProtocol
-
-        return FireworksProtocol(options)
-    if isinstance(options, LocalOptions):
-        from app.core.providers.local import LocalProtocol
-
-        return LocalProtocol(options)
-    raise TypeError(f"no protocol for {type(options).__name__}")

@@ -74,6 +74,15 @@ _LEGACY_UNSUPPORTED = frozenset(
 )
 
 
+def schema_variants(options: BasetenOptions, remembered: str | None) -> tuple[str, ...]:
+    """The metadata schemas to try: the configured one, or for ``auto`` both, the one
+    that last worked for the endpoint (``remembered``) first, else the current one."""
+    if options.schema != "auto":
+        return (options.schema,)
+    first = remembered if remembered in SCHEMAS else "current"
+    return (first, "legacy" if first == "current" else "current")
+
+
 class _Malformed(Exception):
     """A server message whose shape we cannot read (turned into a protocol ProviderError)."""
 
