@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QDialog
 
 from app.adapters.history import SqliteHistory
-from app.adapters.hotkeys.base import HotkeyBackend, choose_backend
+from app.adapters.hotkeys import HotkeyBackend, choose_backend
 from app.adapters.ipc import ipc_address
 from app.adapters.keyboard import choose_keyboard
 from app.adapters.logfile import SecretFilter

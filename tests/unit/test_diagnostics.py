@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from app.adapters.hotkeys.base import IPC_HINT, select_backend
+from app.adapters.hotkeys import select_backend
+from app.adapters.hotkeys.base import IPC_HINT
 from app.diagnostics import findings
 from app.diagnostics.findings import Level, problem, status, warning, with_timeout
 from app.diagnostics.probes.audio import AudioResult

@@ -6,8 +6,7 @@ import logging
 
 import pytest
 
-from app.adapters.hotkeys import keynames
-from app.adapters.hotkeys.base import choose_backend
+from app.adapters.hotkeys import choose_backend, keynames
 from app.core.errors import SettingError
 from app.core.hotkey import (
     MODIFIER_KEYS,
@@ -214,7 +213,7 @@ def test_choose_backend(environ: dict[str, str], platform: str, name: str) -> No
 def test_no_backend_is_logged_with_the_fallback(
     environ: dict[str, str], reason: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="app.adapters.hotkeys.base"):
+    with caplog.at_level(logging.INFO, logger="app.adapters.hotkeys.factory"):
         assert choose_backend(environ, "linux") is None
     assert reason in caplog.text
     assert "hark ptt press" in caplog.text

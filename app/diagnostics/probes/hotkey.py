@@ -12,7 +12,7 @@ from app.diagnostics.findings import Findings, error_text, warning
 class HotkeyResult:
     """The backend's name (None: no global hotkey) and why it was chosen or refused.
 
-    ``reason`` comes from :func:`app.adapters.hotkeys.base.select_backend`; the report
+    ``reason`` comes from :func:`app.adapters.hotkeys.factory.select_backend`; the report
     shows it when no backend was chosen.
     """
 
@@ -37,7 +37,7 @@ class HotkeyResult:
 
 def probe_hotkey() -> HotkeyResult:
     try:
-        from app.adapters.hotkeys.base import select_backend
+        from app.adapters.hotkeys import select_backend
 
         choice = select_backend()
     except Exception as exc:
