@@ -217,3 +217,13 @@ def test_no_backend_is_logged_with_the_fallback(
         assert choose_backend(environ, "linux") is None
     assert reason in caplog.text
     assert "hark ptt press" in caplog.text
+
+
+def test_every_backend_start_opens_with_the_same_checks() -> None:
+    from app.adapters.hotkeys.base import HotkeyError, check_start
+
+    check_start(parse_hotkey("ctrl+space"), started=False, backend="X11", registrar="X11")
+    with pytest.raises(RuntimeError, match="the portal hotkey backend is already started"):
+        check_start(parse_hotkey("ctrl+space"), started=True, backend="portal", registrar="p")
+    with pytest.raises(HotkeyError, match="alone cannot be a hotkey with RegisterHotKey"):
+        check_start(parse_hotkey("ctrl_r"), started=False, backend="W", registrar="RegisterHotKey")

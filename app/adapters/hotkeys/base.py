@@ -128,6 +128,25 @@ class LoopCallbacks:
             callback(*args)
 
 
+def check_start(hotkey: Hotkey, *, started: bool, backend: str, registrar: str) -> None:
+    """The checks that open every backend's :meth:`HotkeyBackend.start`.
+
+    Args:
+        hotkey: The combination to register.
+        started: Whether the backend is started already.
+        backend: The backend's name in the error (``X11``, ``portal``...).
+        registrar: What refuses a modifier-only hotkey, for :func:`modifier_only_message`.
+
+    Raises:
+        RuntimeError: Already started.
+        HotkeyError: ``hotkey`` is modifier-only (no backend can register one alone).
+    """
+    if started:
+        raise RuntimeError(f"the {backend} hotkey backend is already started")
+    if hotkey.modifier_only:
+        raise HotkeyError(modifier_only_message(hotkey, registrar))
+
+
 def taken_message(hotkey: Hotkey) -> str:
     """The message for a combination another application already holds."""
     return (

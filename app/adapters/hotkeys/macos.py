@@ -31,7 +31,7 @@ from app.adapters.hotkeys.base import (
     ErrorCallback,
     HotkeyError,
     LoopCallbacks,
-    modifier_only_message,
+    check_start,
     taken_message,
 )
 from app.core.hotkey import Hotkey, describe_hotkey
@@ -216,10 +216,12 @@ class MacBackend:
         on_error: ErrorCallback | None = None,
     ) -> None:
         """Register ``hotkey``; see :meth:`app.adapters.hotkeys.base.HotkeyBackend.start`."""
-        if self._callbacks is not None:
-            raise RuntimeError("the macOS hotkey backend is already started")
-        if hotkey.modifier_only:
-            raise HotkeyError(modifier_only_message(hotkey, "macOS Carbon hotkeys"))
+        check_start(
+            hotkey,
+            started=self._callbacks is not None,
+            backend="macOS",
+            registrar="macOS Carbon hotkeys",
+        )
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("Carbon hotkeys must be registered on the main thread")
         callbacks = LoopCallbacks(on_press, on_release, on_error)

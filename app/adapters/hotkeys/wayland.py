@@ -36,7 +36,7 @@ from app.adapters.hotkeys.base import (
     ErrorCallback,
     HotkeyError,
     LoopCallbacks,
-    modifier_only_message,
+    check_start,
 )
 from app.adapters.hotkeys.keynames import portal_trigger
 from app.core.hotkey import Hotkey, describe_hotkey
@@ -78,10 +78,12 @@ class PortalBackend:
         on_error: ErrorCallback | None = None,
     ) -> None:
         """Ask the desktop for ``hotkey``; see :class:`app.adapters.hotkeys.base.HotkeyBackend`."""
-        if self._thread is not None:
-            raise RuntimeError("the portal hotkey backend is already started")
-        if hotkey.modifier_only:
-            raise HotkeyError(modifier_only_message(hotkey, "the GlobalShortcuts portal"))
+        check_start(
+            hotkey,
+            started=self._thread is not None,
+            backend="portal",
+            registrar="the GlobalShortcuts portal",
+        )
         callbacks = LoopCallbacks(on_press, on_release, on_error)
         ready: Future[None] = Future()
         self._stopping.clear()

@@ -28,7 +28,7 @@ from app.adapters.hotkeys.base import (
     ErrorCallback,
     HotkeyError,
     LoopCallbacks,
-    modifier_only_message,
+    check_start,
     taken_message,
 )
 from app.core.hotkey import Hotkey, describe_hotkey
@@ -128,10 +128,9 @@ class WindowsBackend:
         on_error: ErrorCallback | None = None,
     ) -> None:
         """Register ``hotkey``; see :meth:`app.adapters.hotkeys.base.HotkeyBackend.start`."""
-        if self._thread is not None:
-            raise RuntimeError("the Windows hotkey backend is already started")
-        if hotkey.modifier_only:
-            raise HotkeyError(modifier_only_message(hotkey, "RegisterHotKey"))
+        check_start(
+            hotkey, started=self._thread is not None, backend="Windows", registrar="RegisterHotKey"
+        )
         callbacks = LoopCallbacks(on_press, on_release, on_error)
         ready: Future[int] = Future()
         thread = threading.Thread(

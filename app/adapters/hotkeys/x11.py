@@ -39,7 +39,7 @@ from app.adapters.hotkeys.base import (
     ErrorCallback,
     HotkeyError,
     LoopCallbacks,
-    modifier_only_message,
+    check_start,
     taken_message,
 )
 from app.adapters.hotkeys.xkb import XKB_MAP_NOTIFY, XKB_NEW_KEYBOARD_NOTIFY, XkbSetup, setup_xkb
@@ -193,10 +193,7 @@ class X11Backend:
         on_error: ErrorCallback | None = None,
     ) -> None:
         """Grab ``hotkey``; see :meth:`app.adapters.hotkeys.base.HotkeyBackend.start`."""
-        if self._thread is not None:
-            raise RuntimeError("the X11 hotkey backend is already started")
-        if hotkey.modifier_only:
-            raise HotkeyError(modifier_only_message(hotkey, "X11"))
+        check_start(hotkey, started=self._thread is not None, backend="X11", registrar="X11")
         callbacks = LoopCallbacks(on_press, on_release, on_error)
         ready: Future[None] = Future()
         wake = os.pipe()
