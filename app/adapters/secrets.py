@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from app.core.errors import MissingKeyError, SecretStoreError
-from app.core.options import KEY_ENV_VARS
+from app.core.options import KEY_ENV_VARS, KEYED_PROVIDERS, PROVIDER_TITLES, key_optional
 
 SERVICE = "hark"
 
@@ -30,6 +30,8 @@ _UNUSABLE = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
 
 if TYPE_CHECKING:
     import keyring.backend
+
+    from app.core.options import ProviderOptions
 
 MASK = "***"
 MIN_SECRET_LENGTH = 6
@@ -261,3 +263,59 @@ def resolve_key(store: KeyringSecretStore, provider: str, title: str) -> tuple[s
         f"No {title} API key. Store one with `hark keys set {provider}` "
         f"or set the {var} environment variable."
     )
+
+
+async def api_key_for(
+    store: KeyringSecretStore,
+    options: ProviderOptions,
+    *,
+    typed: str = "",
+    add_hint: str = "open Settings to add one",
+) -> str:
+    """The key a connection with ``options`` sends: what the app's sessions and tests use.
+
+    ``typed`` (a key typed into a dialog, not stored yet) wins; else the keyring, read
+    on an executor thread (it may talk D-Bus: never on the event loop's thread), then
+    the environment (:func:`resolve_key`). Every key found is learnt by
+    :data:`SECRETS` before it is returned.
+
+    Args:
+        store: The keyring.
+        options: The provider's options (their ``provider`` names the key).
+        typed: A key the user just typed, or ``""``.
+        add_hint: How the user adds a key, for the missing-key message.
+
+    Returns:
+        The key, or ``""`` where none is needed: the local engine, or a Baseten
+        endpoint on this machine (:func:`app.core.options.key_optional`).
+
+    Raises:
+        MissingKeyError: a cloud provider without a key; the message says where to add
+            one (the environment variable only, where no secure keyring exists).
+    """
+    import asyncio  # here: `hark --help` and friends start without asyncio
+
+    typed = typed.strip()
+    if typed:
+        SECRETS.learn(typed)
+        return typed
+    provider = options.provider
+    if provider not in KEYED_PROVIDERS:
+        return ""
+    title = PROVIDER_TITLES[provider]
+    loop = asyncio.get_running_loop()
+    try:
+        key, _ = await loop.run_in_executor(None, resolve_key, store, provider, title)
+    except MissingKeyError:
+        if key_optional(options):
+            return ""  # e.g. `hark serve` on this machine, which takes any client
+        var = ENV_VARS[provider]
+        if not store.usable():  # said here, not at start-up: see KeyringSecretStore
+            raise MissingKeyError(
+                f"No {title} API key, and no secure keyring to keep one on this system: "
+                f"set the {var} environment variable, or install gnome-keyring or KWallet."
+            ) from None
+        raise MissingKeyError(
+            f"No {title} API key: {add_hint} (or set the {var} environment variable)."
+        ) from None
+    return key

@@ -27,19 +27,13 @@ from app.adapters.keyboard import choose_keyboard
 from app.adapters.logfile import SecretFilter
 from app.adapters.microphone import MicrophoneSource, list_input_devices
 from app.adapters.models import ModelStore
-from app.adapters.secrets import ENV_VARS, SECRETS, KeyringSecretStore, resolve_key
+from app.adapters.secrets import SECRETS, KeyringSecretStore, api_key_for
 from app.adapters.settings_store import SettingsStore, UiStateStore
 from app.adapters.state import FileSchemaMemory
 from app.adapters.ws_transport import open_connection
-from app.core.errors import HarkError, MissingKeyError
+from app.core.errors import HarkError
 from app.core.events import Event, Final, Partial
-from app.core.options import (
-    KEYED_PROVIDERS,
-    MODEL_SIZES,
-    PROVIDER_TITLES,
-    LocalOptions,
-    key_optional,
-)
+from app.core.options import MODEL_SIZES, PROVIDER_TITLES, LocalOptions
 from app.core.settings import Settings
 from app.engine.captions import LiveCaptions, LiveSource
 from app.engine.dictation import Dictation, DictationResult
@@ -377,32 +371,13 @@ class AppController(QObject):
     async def _api_key(self) -> str:
         return await self._key_for(self.settings)
 
-    async def _key_for(self, settings: Settings) -> str:
-        """The stored or environment key for ``settings``' provider ("" where none is needed).
+    async def _key_for(self, settings: Settings, typed_key: str = "") -> str:
+        """The key for ``settings``' provider: typed, stored or from the environment.
 
         Raises:
-            MissingKeyError: a cloud provider without a key; the message says where to add it.
+            MissingKeyError: see :func:`app.adapters.secrets.api_key_for`.
         """
-        provider = settings.provider
-        if provider not in KEYED_PROVIDERS:
-            return ""  # the local engine needs no key
-        title = PROVIDER_TITLES[provider]
-        loop = asyncio.get_running_loop()
-        try:  # the keyring may talk D-Bus: keep it off the Qt thread
-            key, _ = await loop.run_in_executor(None, resolve_key, self.secrets, provider, title)
-        except MissingKeyError:
-            if key_optional(settings.provider_options()):
-                return ""  # e.g. `hark serve` on this machine, which takes any client
-            if not self.secrets.usable():  # said here, not at start-up: see KeyringSecretStore
-                raise MissingKeyError(
-                    f"No {title} API key, and no secure keyring to keep one on this system: "
-                    f"set the {ENV_VARS[provider]} environment variable, or install "
-                    "gnome-keyring or KWallet."
-                ) from None
-            raise MissingKeyError(
-                f"No {title} API key: open Settings to add one "
-                f"(or set the {ENV_VARS[provider]} environment variable)."
-            ) from None
+        key = await api_key_for(self.secrets, settings.provider_options(), typed=typed_key)
         if self.secret_filter is not None:
             self.secret_filter.add(key)
         return key
@@ -565,22 +540,24 @@ class AppController(QObject):
             self.offer_model_download()
 
     def _test_from_setup(self, settings: Settings, typed_key: str) -> None:
-        SECRETS.learn(typed_key)  # before a task, a log line or a repr can carry it
-        self._spawn(self._run_test(settings, typed_key, self.setup))
+        self._start_test(settings, typed_key, self.setup)
 
     # -- connection tests -------------------------------------------------------------------
 
     def _test_connection(self, settings: Settings, typed_key: str) -> None:
+        self._start_test(settings, typed_key, self.dialog)
+
+    def _start_test(
+        self, settings: Settings, typed_key: str, window: SettingsDialog | SetupWindow | None
+    ) -> None:
         SECRETS.learn(typed_key)  # before a task, a log line or a repr can carry it
-        self._spawn(self._run_test(settings, typed_key, self.dialog))
+        self._spawn(self._run_test(settings, typed_key, window))
 
     async def _run_test(
         self, settings: Settings, typed_key: str, window: SettingsDialog | SetupWindow | None
     ) -> None:
         try:
-            key = typed_key or await self._key_for(settings)
-            if self.secret_filter is not None and key:
-                self.secret_filter.add(key)
+            key = await self._key_for(settings, typed_key)
             from app.engine.probe import check_connection
 
             message = await check_connection(

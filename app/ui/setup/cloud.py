@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import HarkError
 from app.core.options import KEYED_PROVIDERS, PROVIDER_TITLES
 from app.core.settings import Settings
 from app.ui.setup import texts
@@ -105,15 +104,7 @@ class CloudPanel(QWidget):
         Returns:
             ``None``, or the keyring's reason for refusing.
         """
-        field = self.key_fields[self.provider()]
-        if not (field.typed_key() or field.removal_pending()):
-            return None
-        try:
-            field.apply()
-        except HarkError as exc:
-            field.show_error(str(exc))
-            return str(exc)
-        return None
+        return self.key_fields[self.provider()].apply_pending()
 
     @Slot()
     def _on_provider_changed(self) -> None:

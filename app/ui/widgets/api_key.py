@@ -9,6 +9,7 @@ from typing import Protocol
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from app.adapters.secrets import ENV_VARS
+from app.core.errors import HarkError
 from app.ui.widgets.form import ERROR_COLOR, message_label, note_label, show_message
 
 
@@ -153,6 +154,21 @@ class ApiKeyField(QWidget):
         self._remove = False
         self.show_error("")
         self.refresh()
+
+    def apply_pending(self) -> str | None:
+        """:meth:`apply` when there is something to store or delete; the refusal, if any.
+
+        Returns:
+            ``None``, or the keyring's reason for refusing (also shown under the field).
+        """
+        if not (self.typed_key() or self.removal_pending()):
+            return None
+        try:
+            self.apply()
+        except HarkError as exc:
+            self.show_error(str(exc))
+            return str(exc)
+        return None
 
     def _on_show_toggled(self, shown: bool) -> None:
         mode = QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password
