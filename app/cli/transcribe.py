@@ -35,6 +35,7 @@ from app.core.options import (
     LocalOptions,
     key_optional,
 )
+from app.core.settings import LOCAL_FLUSH_TIMEOUT_S
 
 # What streams (numpy, libsndfile, keyring, websockets, the engine) is imported when the
 # command runs, not when `hark --help` builds the parser.
@@ -46,9 +47,6 @@ log = logging.getLogger(__name__)
 
 RECONNECTS = 3
 """A dropped connection costs no words: the whole file is at hand to send again."""
-
-LOCAL_FLUSH_TIMEOUT_S = 60.0
-"""The local engine transcribes the last utterance after the flush: a slow CPU needs time."""
 
 _EVENT_TYPES: dict[type, str] = {
     Partial: "partial",

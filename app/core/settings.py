@@ -115,6 +115,32 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+LOCAL_FLUSH_TIMEOUT_S = 60.0
+"""The local engine transcribes the last utterance after the flush: a slow CPU or a big
+model takes seconds for it, not a network round trip."""
+
+FLUSH_TIMEOUT_S = 5.0
+"""How long a cloud provider gets to answer a flush with the last final."""
+
+
+def flush_timeout_s(provider: str) -> float:
+    """How long a session with ``provider`` waits for its last final after the flush."""
+    return LOCAL_FLUSH_TIMEOUT_S if provider == "local" else FLUSH_TIMEOUT_S
+
+
+def needs_new_dictation(old: Settings, new: Settings) -> bool:
+    """Whether going from ``old`` to ``new`` needs a new dictation built.
+
+    A dictation fixes its microphone (which device, and whether it stays open) and its
+    provider's flush timeout when it is built; everything else it reads per use.
+    """
+    return (
+        new.keep_microphone_open != old.keep_microphone_open
+        or new.microphone != old.microphone
+        or new.provider != old.provider
+    )
+
+
 def _validate(obj: Any) -> None:
     # The same field checks ProviderOptions runs (ranges, choices, languages).
     for f in dataclasses.fields(obj):

@@ -34,7 +34,7 @@ from app.adapters.ws_transport import open_connection
 from app.core.errors import HarkError
 from app.core.events import Event, Final, Partial
 from app.core.options import MODEL_SIZES, PROVIDER_TITLES, LocalOptions
-from app.core.settings import Settings
+from app.core.settings import Settings, flush_timeout_s, needs_new_dictation
 from app.engine.captions import LiveCaptions, LiveSource
 from app.engine.dictation import Dictation, DictationResult
 from app.engine.insertion import Inserter, Outcome
@@ -297,9 +297,7 @@ class AppController(QObject):
             on_result=self._on_result,
             on_reconnect=self._on_reconnect,
             schema_memory=self.schema_memory,
-            # The local engine transcribes the last utterance after the flush: on a
-            # slow CPU or a big model that takes seconds, not a network round trip.
-            flush_timeout=60.0 if settings.provider == "local" else 5.0,
+            flush_timeout=flush_timeout_s(settings.provider),
         )
 
     async def _start_shared(self, shared: SharedMicrophone) -> None:
@@ -420,11 +418,7 @@ class AppController(QObject):
 
     def apply_settings(self, settings: Settings) -> None:
         """Use and save ``settings``."""
-        rebuild = (
-            settings.keep_microphone_open != self.settings.keep_microphone_open
-            or settings.microphone != self.settings.microphone
-            or settings.provider != self.settings.provider
-        )
+        rebuild = needs_new_dictation(self.settings, settings)
         self.settings = settings
         try:
             self.settings_store.save(settings)

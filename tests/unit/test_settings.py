@@ -16,8 +16,10 @@ from app.core.settings import (
     HotkeySettings,
     OverlaySettings,
     Settings,
+    flush_timeout_s,
     from_dict,
     migrate,
+    needs_new_dictation,
     to_dict,
 )
 
@@ -143,3 +145,28 @@ def test_ui_state_is_separate_and_forgiving(tmp_path: Path) -> None:
     assert UiStateStore(state.path).get("overlay_offsets") == {"HDMI-1": 40}
     state.path.write_text("garbage")
     assert UiStateStore(state.path).get("overlay_offsets", {}) == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "rebuild"),
+    [
+        ({"provider": "fireworks"}, True),
+        ({"microphone": "USB Mic"}, True),
+        ({"keep_microphone_open": True}, True),
+        ({"insertion": "type"}, False),
+        ({"history_days": 7}, False),
+        ({"hotkey": HotkeySettings(hotkey="ctrl+shift+d", mode="toggle")}, False),
+        ({"overlay": OverlaySettings(font_size=30.0)}, False),
+        ({"local": LocalOptions(unload_after_min=0.0)}, False),  # read per use
+    ],
+)
+def test_which_changes_need_a_new_dictation(change: dict[str, Any], rebuild: bool) -> None:
+    old = Settings()
+    assert needs_new_dictation(old, old.replace(**change)) is rebuild
+    assert not needs_new_dictation(old, old)
+
+
+def test_the_local_engine_gets_longer_to_answer_a_flush() -> None:
+    assert flush_timeout_s("local") == 60.0
+    for provider in ("baseten", "together", "fireworks"):
+        assert flush_timeout_s(provider) == 5.0
