@@ -1,7 +1,7 @@
 """The app's brain: what the tray, the overlay, the settings and the IPC ask for.
 
 Two activities: push-to-talk dictation (the hotkey, ``hark ptt``/``hark toggle`` and
-the tray all drive :class:`~app.ui.push_to_talk.PushToTalk`; the text lands in the
+the tray all drive :class:`~app.engine.push_to_talk.PushToTalk`; the text lands in the
 window that had focus) and live captions (the overlay shows what is said, nothing is
 typed). Every failure reaches the user as a tray notification plus a line in the
 overlay, each saying what to do.
@@ -41,11 +41,11 @@ from app.engine.insertion import Inserter, Outcome
 from app.engine.kept_audio import KeptAudio
 from app.engine.local_connector import LocalConnector
 from app.engine.ports import Clipboard, Connector, SchemaMemory
+from app.engine.push_to_talk import PushToTalk
 from app.engine.shared_microphone import SharedMicrophone
 from app.ui.clipboard import QtClipboard
 from app.ui.model_dialog import ModelDownloadDialog, ModelsWidget
 from app.ui.overlay import CaptionOverlay
-from app.ui.push_to_talk import PushToTalk
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.setup import SetupWindow
 from app.ui.single_instance import InstanceServer
@@ -127,7 +127,6 @@ class AppController(QObject):
             report=self.report,
             level=lambda: self._microphone.level if self._microphone is not None else 0.0,
             show_level=overlay.set_level,
-            meter_parent=self,
             capture_target=self._capture_target,
         )
 
