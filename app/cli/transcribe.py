@@ -35,7 +35,7 @@ from app.core.options import (
     LocalOptions,
     key_optional,
 )
-from app.core.settings import LOCAL_FLUSH_TIMEOUT_S
+from app.core.settings import LOCAL_FLUSH_TIMEOUT_S, flush_timeout_s
 
 # What streams (numpy, libsndfile, keyring, websockets, the engine) is imported when the
 # command runs, not when `hark --help` builds the parser.
@@ -189,7 +189,7 @@ async def run(args: argparse.Namespace, secrets: SecretFilter | None = None) -> 
 
     flush_timeout = args.flush_timeout
     if flush_timeout is None:
-        flush_timeout = LOCAL_FLUSH_TIMEOUT_S if isinstance(options, LocalOptions) else 5.0
+        flush_timeout = flush_timeout_s(options.provider)
     connector = LocalConnector(_local_engine, fallback=open_connection)
 
     def on_reconnect(attempt: int, reason: str) -> None:
