@@ -324,8 +324,10 @@ async def test_a_drop_after_a_final_resends_only_the_rest(
     if provider == "baseten":
         kwargs["accept_schema"] = "current"
     async with _emulator(provider, [SCRIPT, resumed], **kwargs) as emu:
+        # Paced, not --fast: the final at 0.9 s must reach the client before the drop
+        # (an aborted socket discards what the emulator had not yet flushed).
         done = await run_hark(
-            *_args(provider, emu.url, wav48k_stereo, "--fast", "--format", "jsonl"),
+            *_args(provider, emu.url, wav48k_stereo, "--format", "jsonl"),
             env=hark_env(tmp_path, **{ENV_VARS[provider]: KEY}),
         )
     assert done.code == 0, done.err

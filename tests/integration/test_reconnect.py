@@ -16,6 +16,7 @@ from app.core.errors import KeyRejectedError, ProviderFailure
 from app.core.events import Event, Final
 from app.core.options import BasetenOptions, FireworksOptions, TogetherOptions
 from app.core.providers.base import ConnectRequest
+from app.engine.pacing import RealtimeSource
 from app.engine.session import StreamingSession, reconnect_delays
 from tests.emulators import (
     BasetenEmulator,
@@ -79,7 +80,9 @@ async def test_a_dropped_connection_resumes_where_everything_was_final(provider:
             reconnect_attempts=1,
             on_reconnect=reconnects,
         )
-        result = await session.run(_noise_source(1.5))
+        # Paced: the final at 0.3 s must reach the client before the drop at 0.5 s (an
+        # aborted socket discards what the emulator had not flushed yet).
+        result = await session.run(RealtimeSource(_noise_source(1.5)))
     assert emu.drop_fired
     assert len(emu.connections) == 2
     assert emu.connections[0].close_code == 1006  # aborted after 0.5 s of audio
