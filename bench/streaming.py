@@ -136,6 +136,36 @@ async def latency(runs: int) -> None:
     print(f"  ignored / answered, transcript returned: {ratio:.1f}x")
 
 
+class SpokenThenQuiet(ToneSource):
+    """0.5 s of noise, then 1.5 s of digital silence (a pause before the key release)."""
+
+    def __init__(self) -> None:
+        super().__init__(2.0)
+        self.signal[24000:] = 0.0
+
+
+async def together_empty_commit(runs: int) -> None:
+    """Release after a pause: Together's VAD has closed the segment; the commit is empty."""
+    from app.core.options import TogetherOptions
+    from tests.emulators import TogetherEmulator
+
+    script = Script([Utterance("Spoken.", partials=[(0.3, "Spo")], final_at=1.1)])
+    ended = []
+    async with TogetherEmulator(script, api_key=KEY) as emu:
+        for _ in range(runs):
+            source = SpokenThenQuiet()
+            session = StreamingSession(
+                TogetherOptions(endpoint=emu.url), KEY, open_connection, flush_timeout=5.0
+            )
+            await session.run(RealtimeSource(source))
+            ended.append((time.perf_counter() - source.ended_at) * 1000)
+    print(
+        "Together, commit with nothing pending: end of audio -> transcript returned "
+        f"median {statistics.median(ended):.1f} ms, p95 {_pct(ended, 95):.1f} ms "
+        "(the flush timeout is 5 s)"
+    )
+
+
 def _write_wav(path: Path, seconds: float) -> None:
     rng = np.random.default_rng(1)
     pcm = (rng.standard_normal((int(seconds * 48000), 2)) * 3000).astype("<i2")
@@ -182,6 +212,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
     asyncio.run(latency(args.runs))
+    asyncio.run(together_empty_commit(min(args.runs, 5)))
     asyncio.run(cpu_per_minute())
 
 

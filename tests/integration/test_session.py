@@ -159,6 +159,23 @@ async def test_baseten_without_end_audio_reply_or_vad_still_times_out() -> None:
             await session.run(ArraySource(noise(0.5), 16000))
 
 
+async def test_together_commit_with_nothing_pending_ends_at_once() -> None:
+    """Speech, then more than the VAD's silence: its segment was closed before the commit.
+
+    The flush timeout is far above the wait, so only the settle rule can end it in time.
+    """
+    script = Script([Utterance("Only one.", partials=[(0.3, "Only")], final_at=1.1)])
+    audio = np.concatenate([noise(0.5), np.zeros(round(1.5 * 16000), np.float32)])
+    async with TogetherEmulator(script, api_key=KEY) as emu:
+        session = StreamingSession(
+            TogetherOptions(endpoint=emu.url), KEY, open_connection, flush_timeout=60.0
+        )
+        result = await asyncio.wait_for(session.run(ArraySource(audio, 16000)), 20.0)
+    assert emu.connections[0].flush_requested
+    assert result.transcript.text == "Only one."
+    assert result.flush_confirmed
+
+
 async def test_fatal_error_frame() -> None:
     faults = Faults(error_at_s=0.2, error_message="quota exceeded")
     async with BasetenEmulator(SCRIPT, api_key=KEY, accept_schema="current", faults=faults) as emu:

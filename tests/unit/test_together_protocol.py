@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from app.core.errors import InsecureEndpointError
@@ -434,3 +435,62 @@ def test_without_commit_reply_the_first_completed_ends_the_flush() -> None:
         Final("i1", "Done.", reason="flush"),
         FlushAck(),
     ]
+
+
+# -- a commit with nothing pending -------------------------------------------------------
+
+SPEECH = (np.random.default_rng(2).standard_normal(8000) * 3000).astype("<i2").tobytes()
+SILENCE = bytes(2 * 16000)  # 1 s: more than the VAD's 500 ms silence and 250 ms padding
+
+
+def send(protocol: TogetherProtocol, pcm: bytes) -> None:
+    protocol.send_audio(pcm)
+    protocol.data_to_send()
+
+
+def test_an_empty_commit_settles_once_every_stretch_has_its_completed() -> None:
+    """The VAD closed the segment before the release: the commit has nothing to answer."""
+    protocol = started()
+    send(protocol, SPEECH)
+    receive(protocol, {"type": DELTA, "item_id": "i1", "delta": "Hello"})
+    send(protocol, SILENCE)
+    receive(protocol, {"type": COMPLETED, "item_id": "i1", "transcript": "Hello."})
+    protocol.flush()
+    protocol.data_to_send()
+    assert protocol.flush_settle_after() == TogetherProtocol.FLUSH_SETTLE_S
+    protocol.settle_flush()
+    assert protocol.events_received() == [FlushAck(synthesized=True)]
+    assert protocol.close_expected()
+
+
+def test_no_settling_while_speech_may_still_be_transcribed() -> None:
+    # Released right after speaking: the commit's own completed is coming.
+    protocol = started()
+    send(protocol, SILENCE + SPEECH)
+    protocol.flush()
+    assert protocol.flush_settle_after() is None
+    # Silence after, but its segment's completed has not come yet.
+    protocol = started()
+    send(protocol, SPEECH + SILENCE)
+    protocol.flush()
+    assert protocol.flush_settle_after() is None
+    # A delta is open.
+    protocol = started()
+    send(protocol, SPEECH + SILENCE)
+    receive(protocol, {"type": COMPLETED, "item_id": "i1", "transcript": "One."})
+    receive(protocol, {"type": DELTA, "item_id": "i2", "delta": "Two"})
+    protocol.flush()
+    assert protocol.flush_settle_after() is None
+    # Without the server's VAD the commit transcribes the whole buffer: always wait.
+    protocol = started(vad=False)
+    send(protocol, SILENCE)
+    protocol.flush()
+    assert protocol.flush_settle_after() is None
+
+
+def test_nothing_said_at_all_settles_at_once() -> None:
+    protocol = started()
+    send(protocol, SILENCE)
+    assert protocol.flush_settle_after() is None  # not before the commit
+    protocol.flush()
+    assert protocol.flush_settle_after() == TogetherProtocol.FLUSH_SETTLE_S

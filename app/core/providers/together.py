@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from app.core import jsonwire
 from app.core.events import Final, FlushAck, Partial, ProviderError, SessionReady
@@ -24,6 +24,7 @@ from app.core.providers.wire import (
     endpoint_url,
     format_number,
 )
+from app.core.speech_bursts import SpeechBursts
 
 DEFAULT_ENDPOINT = "wss://api.together.ai/v1/realtime"
 INPUT_AUDIO_FORMAT = "pcm_s16le_16000"  # the only format Together documents
@@ -79,6 +80,9 @@ class TogetherProtocol(QueryConfiguredProtocol):
     # A commit is confirmed only by the `completed` it produces; with nothing left to
     # transcribe there may be none, so the engine's timeout ends the wait quietly.
     flush_ack_guaranteed = False
+    FLUSH_SETTLE_S: ClassVar[float] = 0.3
+    """Quiet after a commit, once every stretch of speech sent has its `completed`, that
+    counts as the flush done: what an empty commit gets from Together is unverified."""
 
     def __init__(self, options: TogetherOptions | None = None) -> None:
         """Create an idle protocol.
@@ -94,6 +98,10 @@ class TogetherProtocol(QueryConfiguredProtocol):
         self._commit_item: str | None = None
         self._utterance: str | None = None
         self._counter = 0
+        # Stretches of speech sent, against segments the server closed: after a commit
+        # with nothing pending, equal counts mean nothing is left (flush_settle_after).
+        self._bursts = SpeechBursts(self.sample_rate, self.options.vad_min_silence_ms)
+        self._segments = 0
 
     # -- connection -------------------------------------------------------------
 
@@ -137,6 +145,8 @@ class TogetherProtocol(QueryConfiguredProtocol):
     def send_audio(self, pcm: bytes) -> None:
         """Queue one ``input_audio_buffer.append`` text frame per complete 100 ms."""
         self._require(State.STREAMING)
+        if self.options.vad:
+            self._bursts.push(pcm)
         for frame in self._framer.push(pcm):
             self._append(frame)
 
@@ -148,6 +158,29 @@ class TogetherProtocol(QueryConfiguredProtocol):
         self._send({"type": "input_audio_buffer.commit"})
         self._commit_pending = True
         self.state = State.FLUSHING
+
+    def flush_settle_after(self) -> float | None:
+        """After a commit: :attr:`FLUSH_SETTLE_S` once nothing can be pending, else None.
+
+        Nothing is pending when the server's VAD runs, no delta is open, the audio
+        ended in at least the VAD's silence and padding (so it closed every segment
+        itself, and the commit found an empty buffer), and it has sent a
+        ``completed`` (or ``failed``) for every stretch of speech the client counted.
+        The client's count errs high (low threshold, early split), which only means
+        waiting for the flush timeout as before.
+        """
+        o = self.options
+        if (
+            self.state is not State.FLUSHING
+            or not o.vad
+            or not self._commit_pending
+            or self._utterance is not None
+        ):
+            return None
+        tail_s = (o.vad_min_silence_ms + o.vad_speech_pad_ms) / 1000
+        if self._bursts.trailing_silence_s < tail_s or self._segments < self._bursts.count:
+            return None
+        return self.FLUSH_SETTLE_S
 
     def _append(self, frame: bytes) -> None:
         audio = base64.b64encode(frame).decode("ascii")
@@ -175,6 +208,7 @@ class TogetherProtocol(QueryConfiguredProtocol):
         elif kind == _TRANSCRIPTION + "failed":
             # One segment failed; no completed will follow for it, so close it.
             self._utterance = None
+            self._segments += 1
             msg, code = _error_fields(message)
             self._events.append(ProviderError(msg or "transcription failed", code))
         elif kind == "error":
@@ -211,6 +245,7 @@ class TogetherProtocol(QueryConfiguredProtocol):
     def _on_completed(self, message: Mapping[str, Any]) -> None:
         utterance = self._utterance_for(message)
         self._utterance = None
+        self._segments += 1
         text = message.get("transcript")
         item = _text(message.get("item_id"))
         if self.options.commit_reply:
