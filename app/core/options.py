@@ -101,6 +101,10 @@ class ProviderOptions:
     """Base for each provider's options: validation on construction, and introspection."""
 
     provider: ClassVar[str]
+    title: ClassVar[str]
+    """How the provider is named to the user."""
+    key_env: ClassVar[str | None] = None
+    """The environment variable that may hold its API key; ``None``: it needs no key."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -124,6 +128,8 @@ class BasetenOptions(ProviderOptions):
     """
 
     provider: ClassVar[str] = "baseten"
+    title: ClassVar[str] = "Baseten"
+    key_env: ClassVar[str | None] = "BASETEN_API_KEY"
 
     model_id: str | None = option(None, "Baseten model id (builds the production URL)")
     endpoint: str | None = option(None, "Full WebSocket URL; overrides the model id")
@@ -181,6 +187,8 @@ class TogetherOptions(ProviderOptions):
     """
 
     provider: ClassVar[str] = "together"
+    title: ClassVar[str] = "Together AI"
+    key_env: ClassVar[str | None] = "TOGETHER_API_KEY"
 
     endpoint: str | None = option(None, "WebSocket URL without query; default Together's")
     model: str = option("openai/whisper-large-v3", "Realtime transcription model")
@@ -210,6 +218,8 @@ class FireworksOptions(ProviderOptions):
     """Fireworks streaming transcription options (docs/wire-protocols.md §3)."""
 
     provider: ClassVar[str] = "fireworks"
+    title: ClassVar[str] = "Fireworks"
+    key_env: ClassVar[str | None] = "FIREWORKS_API_KEY"
 
     endpoint: str | None = option(None, "WebSocket URL without query; default Fireworks v1")
     model: str | None = option(None, "Model name (unset: the endpoint's default)")
@@ -234,6 +244,7 @@ class LocalOptions(ProviderOptions):
     """
 
     provider: ClassVar[str] = "local"
+    title: ClassVar[str] = "Local (offline)"
 
     model: str = option(
         "base",
@@ -273,22 +284,22 @@ class LocalOptions(ProviderOptions):
             raise SettingError("model", "name a model size or a model folder")
 
 
-PROVIDER_TITLES = {
-    "baseten": "Baseten",
-    "together": "Together AI",
-    "fireworks": "Fireworks",
-    "local": "Local (offline)",
-}
+PROVIDER_OPTIONS: tuple[type[ProviderOptions], ...] = (
+    BasetenOptions,
+    TogetherOptions,
+    FireworksOptions,
+    LocalOptions,
+)
+"""Every provider's options class, in the order the user sees them. The tables below,
+the CLI flags, the settings and the registry (``app.core.providers.registry``) follow."""
+
+PROVIDER_TITLES = {cls.provider: cls.title for cls in PROVIDER_OPTIONS}
 """How each provider is named to the user."""
 
-KEYED_PROVIDERS = ("baseten", "together", "fireworks")
+KEYED_PROVIDERS = tuple(cls.provider for cls in PROVIDER_OPTIONS if cls.key_env)
 """Providers that need an API key (the local engine needs none)."""
 
-KEY_ENV_VARS = {
-    "baseten": "BASETEN_API_KEY",
-    "together": "TOGETHER_API_KEY",
-    "fireworks": "FIREWORKS_API_KEY",
-}
+KEY_ENV_VARS = {cls.provider: cls.key_env for cls in PROVIDER_OPTIONS if cls.key_env}
 """Each keyed provider's usual environment variable, used when the keyring has no key."""
 
 
@@ -306,5 +317,5 @@ def key_optional(options: ProviderOptions) -> bool:
 
 
 OPTIONS_BY_PROVIDER: dict[str, type[ProviderOptions]] = {
-    cls.provider: cls for cls in (BasetenOptions, TogetherOptions, FireworksOptions, LocalOptions)
+    cls.provider: cls for cls in PROVIDER_OPTIONS
 }

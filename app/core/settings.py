@@ -33,7 +33,8 @@ from app.core.options import (
 
 SCHEMA_VERSION = 1
 
-PROVIDERS = ("baseten", "together", "fireworks", "local")
+PROVIDERS = tuple(OPTIONS_BY_PROVIDER)
+"""The provider names a setting may hold (one field of ``Settings`` each)."""
 
 
 @dataclass(frozen=True)
