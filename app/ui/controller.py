@@ -190,9 +190,8 @@ class AppController(QObject):
         self.tray.hide()
         self.server.close()
         self.history.close()
-        closer = getattr(self.connector, "aclose", None)
-        if closer is not None:  # the local engine's worker and model
-            await closer()
+        if isinstance(self.connector, LocalConnector):  # the local engine's worker and model
+            await self.connector.aclose()
         if isinstance(self.clipboard, QtClipboard):
             self.clipboard.release()
 

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import HarkError
 from app.core.options import KEYED_PROVIDERS, OPTIONS_BY_PROVIDER
 from app.core.settings import PROVIDERS, HotkeySettings, OverlaySettings, Settings
 from app.ui.widgets import settings_labels as text
@@ -398,20 +397,17 @@ class SettingsDialog(QDialog):
         if settings is None:
             return
         for provider, field in self.key_fields.items():
-            if not (field.typed_key() or field.removal_pending()):
+            refused = field.apply_pending()  # shown under the field too
+            if refused is None:
                 continue
-            try:
-                field.apply()
-            except HarkError as exc:
-                field.show_error(str(exc))
-                if provider == self.provider():
-                    self._focus(GENERAL, field)
-                else:
-                    title = text.PROVIDER_TITLES[provider]
-                    row = self.provider_form.rows["provider"]
-                    row.show_error(f"Could not store the {title} key: {exc}")
-                    self._focus(GENERAL, row)
-                return
+            if provider == self.provider():
+                self._focus(GENERAL, field)
+            else:
+                title = text.PROVIDER_TITLES[provider]
+                row = self.provider_form.rows["provider"]
+                row.show_error(f"Could not store the {title} key: {refused}")
+                self._focus(GENERAL, row)
+            return
         self.saved.emit(settings)
         self.accept()
 
