@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, TypeAlias
 from app.core.errors import EndpointUnreachableError
 from app.core.options import LocalOptions
 from app.core.providers.base import ConnectRequest
-from app.core.providers.local import SCHEME, parse_local_url
 from app.engine.ports import Connection, Connector
 
 if TYPE_CHECKING:  # made by the factory: its model code loads with the first local use
@@ -173,15 +172,16 @@ class LocalConnector:
     async def __call__(
         self, request: ConnectRequest, *, provider: str, open_timeout: float
     ) -> Connection:
-        """Open ``request.url``: in memory for ``local:``, else through the fallback.
+        """Open the local engine ``request.local`` names in memory, else ``request.url``
+        through the fallback.
 
         Raises:
             HarkError: For a local model that is not there (one line naming the ways
                 out), or whatever the fallback raises.
         """
-        if not request.url.startswith(f"{SCHEME}:"):
+        options = request.local
+        if options is None:
             return await self._fallback(request, provider=provider, open_timeout=open_timeout)
-        options = parse_local_url(request.url)
         key = (options.model, options.device, options.compute_type)
         self._loop = asyncio.get_running_loop()
         self._open[key] = self._open.get(key, 0) + 1  # no unload from here on

@@ -104,7 +104,9 @@ class _Rig:
     async def open(self) -> Connection:
         """A raw session, held open until the test closes it."""
         client = await self.connector(
-            ConnectRequest(local_url(self.options)), provider="local", open_timeout=10
+            ConnectRequest(local_url(self.options), local=self.options),
+            provider="local",
+            open_timeout=10,
         )
         await client.send(json.dumps(METADATA))
         return client

@@ -27,7 +27,7 @@ from app.core.events import Final, FlushAck, Partial
 from app.core.local_types import TranscribedSegment, TranscriptionResult, WordTiming
 from app.core.options import BasetenOptions, LocalOptions
 from app.core.providers.baseten import BasetenProtocol
-from app.core.providers.local import LocalProtocol, local_url, parse_local_url
+from app.core.providers.local import LocalProtocol, local_url
 from app.core.providers.registry import build_protocol
 
 MINIMAL_B = {
@@ -150,12 +150,13 @@ def test_local_protocol_metadata_carries_the_local_options() -> None:
     assert (params.vad_threshold, params.vad_min_silence_ms, params.beam_width) == (0.3, 400, 2)
 
 
-def test_local_url_round_trips_a_folder_path() -> None:
+def test_the_local_request_carries_the_options_and_names_them() -> None:
     options = LocalOptions(model="/home/me/my models/whisper?x", device="cpu", compute_type="int8")
-    url = local_url(options)
-    assert url.startswith("local:///")
-    back = parse_local_url(url)
-    assert (back.model, back.device, back.compute_type) == (options.model, "cpu", "int8")
+    request = LocalProtocol(options).connect_request("")
+    assert request.local is options  # the object itself: nothing to parse back
+    assert request.url == local_url(options)
+    assert request.url.startswith("local:///%2Fhome%2Fme%2Fmy%20models%2Fwhisper%3Fx?")
+    assert request.headers == {}
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.core.events import Event, FlushAck, ProviderError, SessionEnded
+from app.core.options import LocalOptions
 
 Outgoing = str | bytes
 """A frame to send: ``str`` is a text frame, ``bytes`` a binary frame."""
@@ -47,11 +48,14 @@ class ConnectRequest:
     """Where and how to open the WebSocket.
 
     ``headers`` holds the API key: the ``repr`` hides it so a stray log line or
-    traceback never shows it.
+    traceback never shows it. ``local`` is set instead of a network address for the
+    in-process local engine: the connector opens that engine, and ``url`` only names
+    it in logs.
     """
 
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    local: LocalOptions | None = None
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(self.headers))

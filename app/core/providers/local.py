@@ -11,9 +11,8 @@ header: ``app.engine.local_connector.LocalConnector`` opens such URLs in memory.
 from __future__ import annotations
 
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote
 
-from app.core.errors import SettingError
 from app.core.options import BasetenOptions, LocalOptions
 from app.core.providers.base import ConnectRequest
 from app.core.providers.baseten import BasetenProtocol
@@ -24,26 +23,9 @@ SPEECH_PAD_MS = 400
 
 
 def local_url(options: LocalOptions) -> str:
-    """The ``local:`` URL naming ``options``' model, device and compute type."""
+    """The ``local:`` URL naming ``options``' model, device and compute type, for logs."""
     model = quote(options.model, safe="")
     return f"{SCHEME}:///{model}?device={options.device}&compute_type={options.compute_type}"
-
-
-def parse_local_url(url: str) -> LocalOptions:
-    """The model, device and compute type of a ``local:`` URL (other options default).
-
-    Raises:
-        SettingError: Not a ``local:`` URL, or a value out of range.
-    """
-    parts = urlsplit(url)
-    if parts.scheme != SCHEME or not parts.path.startswith("/") or len(parts.path) < 2:
-        raise SettingError("model", f"{url!r} is not a local model URL (local:///<model>)")
-    query = parse_qs(parts.query)
-    changes: dict[str, Any] = {"model": unquote(parts.path[1:])}
-    for key in ("device", "compute_type"):
-        if key in query:
-            changes[key] = query[key][-1]
-    return LocalOptions(**changes)
 
 
 def as_baseten_options(options: LocalOptions) -> BasetenOptions:
@@ -79,7 +61,7 @@ class LocalProtocol(BasetenProtocol):
 
     def connect_request(self, api_key: str) -> ConnectRequest:
         """The ``local:`` URL; no headers (``api_key`` is ignored: none is needed)."""
-        return ConnectRequest(local_url(self.local_options))
+        return ConnectRequest(local_url(self.local_options), local=self.local_options)
 
     def _on_error(self, msg: dict[str, Any], first: bool) -> None:
         # The engine builds valid metadata itself, so an error arriving first is not a
