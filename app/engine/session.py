@@ -334,20 +334,19 @@ class StreamingSession:
         """The track of the next connection: it starts where everything was final.
 
         The finals kept are emitted again, so a display cleared by ``on_reconnect``
-        shows them; the audio before the watermark is no longer sent.
+        shows them. The feed was trimmed to the watermark as it moved (``_handle``),
+        so its replay starts there.
         """
-        feed.trim(round(lost.watermark_s * rate))
         offset = feed.replay_start / rate
-        kept = lost.kept
         log.info(
             "resuming at %.2f s of audio: %d finals kept, %.1f s to send again",
             offset,
-            len(kept),
+            len(lost.kept),
             feed.replay_bytes / 2 / rate,
         )
-        for final in kept:
+        for final in lost.kept:
             self._on_event(final)
-        return ConnectionTrack(offset, f"r{attempt}.", kept)
+        return ConnectionTrack(offset, f"r{attempt}.", lost.kept)
 
     async def _attempt(
         self,
@@ -381,20 +380,19 @@ class StreamingSession:
     ) -> None:
         """Read the source into ``queue`` as 16-bit PCM at ``rate``; ``None`` marks the end."""
         # Here, not at the top: numpy and soxr load with the first session, not the app.
-        from app.core.audio import StreamResampler, float_to_pcm16
+        from app.core.audio import FloatArray, StreamResampler, float_to_pcm16
 
         resampler = StreamResampler(source.sample_rate, source.channels, rate)
-        async for block in source.blocks():
-            out = resampler.process(block)
+
+        def put(out: FloatArray) -> None:
             if out.size:
                 pcm = float_to_pcm16(out)
                 self._on_audio(pcm, rate)
                 queue.put_nowait(pcm)
-        tail = resampler.finish()
-        if tail.size:
-            pcm = float_to_pcm16(tail)
-            self._on_audio(pcm, rate)
-            queue.put_nowait(pcm)
+
+        async for block in source.blocks():
+            put(resampler.process(block))
+        put(resampler.finish())
         queue.put_nowait(None)
 
 
