@@ -342,11 +342,7 @@ class Dictation:
     def _retried(self, number: int, text: str, provider: str, title: str) -> DictationResult:
         if not text:
             return DictationResult(number, "", "", None, "empty", f"{title} heard nothing.")
-        try:
-            entry_id: int | None = self.history.add(text, provider=provider)
-        except Exception:
-            log.exception("saving the transcript to the history failed")
-            entry_id = None
+        entry_id = self._save(provider, text)
         status, message = self._hand_over(
             text, f"Transcribed again with {title}", entry_id is not None
         )
@@ -360,7 +356,8 @@ class Dictation:
             await utt.wait_turn()
             self._report(utt, "", "", None, "empty", NOTHING_HEARD)
             return
-        entry_id = self._save(utt, text)  # first: whatever happens next, the words are kept
+        # First: whatever happens next, the words are kept.
+        entry_id = self._save(utt.options.provider, text)
         await utt.wait_turn()
         same = self._tail_target == utt.target
         inserted = continue_text(self._tail if same else "", text)
@@ -385,7 +382,7 @@ class Dictation:
         """Report a failure; save and hand over the finals that arrived before it."""
         utt.phase = "delivering"
         heard = utt.finals.text
-        entry_id = self._save(utt, heard) if heard else None
+        entry_id = self._save(utt.options.provider, heard) if heard else None
         await utt.wait_turn()
         if heard:
             status, message = self._hand_over(heard, message.rstrip("."), entry_id is not None)
@@ -408,9 +405,9 @@ class Dictation:
             return "failed", f"{why}. The words heard are in the history."
         return "failed", f"{why}."
 
-    def _save(self, utt: Utterance, text: str) -> int | None:
+    def _save(self, provider: str, text: str) -> int | None:
         try:
-            return self.history.add(text, provider=utt.options.provider)
+            return self.history.add(text, provider=provider)
         except Exception:  # the history must never cost the text itself
             log.exception("saving the transcript to the history failed")
             return None
