@@ -5,8 +5,8 @@ the metadata JSON in both schemas (``"current"``, the doc's schema B, and ``"leg
 schema A), 512-sample binary audio frames in s16le or μ-law, the ``end_audio`` flush
 handshake, and the translation of every documented server message shape into the
 normalised events of :mod:`app.core.events`. No I/O: the calling contract is in
-:mod:`app.core.providers.base`; the wire protocol is in docs/wire-protocols.md §1 (the
-mapping to events in §5.2).
+:mod:`app.core.providers.base`; the wire protocol is in docs/wire-protocols.md §1,
+the mapping to events in docs/wire-protocols.md §5.2.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from app.core.events import (
 from app.core.framing import Framer
 from app.core.options import BasetenOptions
 from app.core.providers.base import ConnectRequest, State, StreamingProtocol
+from app.core.resume import end_time
 from app.core.urls import check_endpoint
 
 FRAME_SAMPLES = 512
@@ -388,34 +389,33 @@ class BasetenProtocol(StreamingProtocol):
             return
         self._utterance += 1
         self._partial_open = False
-        if self.state is State.FLUSHING and self._reaches_speech_end(segments):
-            self._flush_final_seen = True
         prob = _num(msg.get("language_prob"))
         if prob is None:
             probs = (_num(s.get("language_prob")) for s in raw_segments)
             prob = next((p for p in probs if p is not None), None)
-        self._events.append(
-            Final(
-                utterance,
-                text,
-                segments,
-                words,
-                language=language,
-                language_prob=prob,
-                confidence=_num(msg.get("confidence")),
-                reason=self._final_reason(msg),
-            )
+        final = Final(
+            utterance,
+            text,
+            segments,
+            words,
+            language=language,
+            language_prob=prob,
+            confidence=_num(msg.get("confidence")),
+            reason=self._final_reason(msg),
         )
+        if self.state is State.FLUSHING and self._reaches_speech_end(final):
+            self._flush_final_seen = True
+        self._events.append(final)
 
-    def _reaches_speech_end(self, segments: tuple[Segment, ...]) -> bool:
+    def _reaches_speech_end(self, final: Final) -> bool:
         """Whether a final's audio ends so late that no further utterance can follow it.
 
         Another utterance would need the VAD's minimum silence after this one ends, and
         then speech, all before the flush; the slack allows for Whisper's timing.
         """
-        ends = [t for s in segments for t in (s.end, *(w.end for w in s.words)) if t is not None]
+        end = end_time(final)
         tail_s = (self._options.vad_min_silence_ms + self._options.vad_speech_pad_ms) / 1000
-        return bool(ends) and max(ends) >= self._speech_end_s - tail_s - _SETTLE_SLACK_S
+        return end is not None and end >= self._speech_end_s - tail_s - _SETTLE_SLACK_S
 
     def _final_reason(self, msg: dict[str, Any]) -> FinalReason:
         if msg.get("is_end_of_audio_flush") is True:
