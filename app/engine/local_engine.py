@@ -1,8 +1,9 @@
 """The local speech engine: Baseten's streaming protocol over a local Whisper model.
 
-:class:`LocalEngine` serves one Baseten-protocol session per connection (docs/wire-protocols.md
-§4, the server side in :mod:`app.core.baseten_server`). The app's "local" provider runs
-it in-process over an in-memory connection (:mod:`app.engine.local_connector`);
+:class:`LocalEngine` serves one Baseten-protocol session per connection
+(docs/wire-protocols.md §4; the server side is :mod:`app.core.baseten_server`). The
+app's "local" provider runs it in-process over an in-memory connection
+(:mod:`app.engine.local_connector`);
 ``hark serve`` runs it behind a WebSocket server. Per session:
 
 - audio is cut into 512-sample windows, scored by the VAD and segmented into
