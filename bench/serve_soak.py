@@ -25,7 +25,6 @@ import json
 import os
 import random
 import re
-import socket
 import statistics
 import sys
 import tempfile
@@ -38,12 +37,11 @@ from typing import Any
 
 import numpy as np
 import websockets
-from websockets.client import ClientProtocol
-from websockets.uri import parse_uri
 
 from tests import baseten_docs_client as docs
 from tests.helpers import ROOT, hark_env
 from tests.local_model import SCRIPTED_TEXT, build_tiny_model
+from tests.raw_websocket import RawClient
 from tests.synthetic_speech import silence, speechlike, to_pcm16
 
 IDLE_TIMEOUT_S = 2.0  # the server's --idle-timeout: short, so silent clients cycle
@@ -157,26 +155,15 @@ async def trickle(url: str, tally: Tally) -> None:
 
 async def non_reader(url: str, port: int, tally: Tally) -> None:
     """Upgrades on a raw socket, asks for big answers, never reads them."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-    reader, writer = await asyncio.open_connection(sock=sock)
-    protocol = ClientProtocol(parse_uri(url))
-    protocol.send_request(protocol.connect())
-    writer.write(b"".join(protocol.data_to_send()))
-    while protocol.state.name == "CONNECTING":
-        protocol.receive_data(await reader.read(4096))
-    if protocol.state.name != "OPEN":  # told busy and closed with the upgrade's answer
-        writer.transport.abort()
+    client = await RawClient.connect(url, port)
+    if not client.opened:  # told busy and closed with the upgrade's answer
+        client.abort()
         tally.counts["busy, abusive"] += 1
         return
     try:
         for text in [META, *[json.dumps({"type": "health_check", "trace_id": "x" * 50_000})] * 400]:
-            protocol.send_text(text.encode())
-            writer.write(b"".join(protocol.data_to_send()))
             async with asyncio.timeout(30):
-                await writer.drain()
+                await client.send_text(text)
     except ConnectionError:
         tally.counts["non-reader, dropped"] += 1
     except TimeoutError:
@@ -184,7 +171,7 @@ async def non_reader(url: str, port: int, tally: Tally) -> None:
     else:
         tally.error("non-reader: the server read everything")
     finally:
-        writer.transport.abort()
+        client.abort()
 
 
 async def garbage(url: str, tally: Tally) -> None:

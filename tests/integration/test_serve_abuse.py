@@ -18,7 +18,6 @@ import gc
 import json
 import math
 import os
-import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -32,8 +31,6 @@ import websockets
 from hypothesis import HealthCheck as Health
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from websockets.client import ClientProtocol
-from websockets.uri import parse_uri
 
 from app.adapters.whisper import SileroVad, WhisperTranscriber
 from app.adapters.ws_server import BASETEN_PATH, HarkServer, ServerWebSocket, serve
@@ -60,6 +57,7 @@ from app.engine.local_engine import (
 from tests import baseten_docs_client as docs
 from tests.helpers import TIMEOUT_FACTOR
 from tests.local_model import SCRIPTED_TEXT
+from tests.raw_websocket import RawClient
 from tests.synthetic_speech import silence, speechlike, to_pcm16
 
 TEXT = SCRIPTED_TEXT.strip()
@@ -200,49 +198,13 @@ async def test_a_client_trickling_audio_is_closed(tiny_model: Path) -> None:
         await served_correctly(url, realtime=True)
 
 
-class RawClient:
-    """A client on a raw socket: it does the upgrade, then sends and never reads.
-
-    websockets' own client keeps reading (and answering pings) in the background; this
-    one leaves what the server sends in a socket buffer of a few KiB, so the server's
-    writes block as they would for a client that stopped reading.
-    """
-
-    def __init__(self, url: str, writer: asyncio.StreamWriter, protocol: ClientProtocol) -> None:
-        self.url = url
-        self.writer = writer
-        self.protocol = protocol
-
-    @classmethod
-    async def connect(cls, url: str, port: int) -> RawClient:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-        reader, writer = await asyncio.open_connection(sock=sock)
-        protocol = ClientProtocol(parse_uri(url))
-        protocol.send_request(protocol.connect())
-        writer.write(b"".join(protocol.data_to_send()))
-        while protocol.state.name == "CONNECTING":
-            protocol.receive_data(await reader.read(4096))
-        assert protocol.handshake_exc is None
-        return cls(url, writer, protocol)
-
-    async def send_text(self, text: str) -> None:
-        self.protocol.send_text(text.encode())
-        self.writer.write(b"".join(self.protocol.data_to_send()))
-        await self.writer.drain()
-
-    def abort(self) -> None:
-        self.writer.transport.abort()
-
-
 async def test_a_client_that_reads_nothing_is_dropped(tiny_model: Path) -> None:
     """Health checks with 50 KB trace ids, never reading the answers: the server's
     sends block once the buffers are full, and it drops the client after the idle
     timeout instead of waiting for the keepalive (20 s ping, 20 s for the pong)."""
     async with hark_serve(tiny_model, idle_timeout_s=0.5) as (running, engine, url):
         client = await RawClient.connect(url, running.port)
+        assert client.protocol.handshake_exc is None
         await client.send_text(META)
 
         async def flood() -> None:
